@@ -1,0 +1,341 @@
+//! Backend-neutral helpers: the index columns of a record, its split into head / sessions /
+//! participants, and content hashes for idempotency. Wrongly typed fields are treated as absent.
+
+use serde_json::{Map, Value};
+
+/// The columns a backend indexes, extracted from a record's parsed value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordIndex {
+    pub id: String,
+    pub version: i64,
+    pub last_modified: Option<String>,
+    pub start: Option<String>,
+    pub start_us: Option<i64>,
+    pub end: Option<String>,
+    pub end_us: Option<i64>,
+    pub call_type: Option<String>,
+    /// The string members of `modalities`, in order.
+    pub modalities: Vec<String>,
+    pub organizer_id: Option<String>,
+    /// `participants_v2[].id` then the organizer id, deduplicated, in first-seen order.
+    pub participant_ids: Vec<String>,
+    /// Every string `tenantId` found anywhere in the record, deduplicated, in first-seen order.
+    pub tenant_ids: Vec<String>,
+}
+
+/// One session, split for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitSession {
+    /// The session's `id` (absent or not a string: `None`).
+    pub id: Option<String>,
+    /// The session object without `segments`.
+    pub json: String,
+    /// The serialized `segments` value, when the session has that key.
+    pub segments: Option<String>,
+    /// Byte offset in `json` where the `"segments":…` member belongs (see [`splice_segments`]).
+    pub segments_at: Option<usize>,
+}
+
+/// One participant, ready for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitParticipant {
+    pub id: Option<String>,
+    pub json: String,
+}
+
+/// A record split into the parts a backend stores separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitRecord {
+    /// The record without `sessions`, `participants_v2` and their `@odata` annotations.
+    pub head: String,
+    pub sessions: Vec<SplitSession>,
+    pub participants: Vec<SplitParticipant>,
+}
+
+/// Parse an RFC 3339 timestamp to µs since the epoch.
+pub fn parse_timestamp_us(s: &str) -> Option<i64> {
+    let ts: jiff::Timestamp = s.parse().ok()?;
+    Some(ts.as_microsecond())
+}
+
+/// Format µs since the epoch as RFC 3339 UTC.
+pub fn format_timestamp_us(us: i64) -> String {
+    match jiff::Timestamp::from_microsecond(us) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => us.to_string(),
+    }
+}
+
+fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn push_unique(list: &mut Vec<String>, s: &str) {
+    if !list.iter().any(|x| x == s) {
+        list.push(s.to_owned());
+    }
+}
+
+fn collect_tenant_ids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "tenantId" {
+                    if let Value::String(s) = v {
+                        push_unique(out, s);
+                    }
+                } else {
+                    collect_tenant_ids(v, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_tenant_ids(v, out)),
+        _ => {}
+    }
+}
+
+/// Extract the index columns. `None` when `value` is not an object with a string `id` and an
+/// integer `version`.
+pub fn index_record(value: &Value) -> Option<RecordIndex> {
+    let obj = value.as_object()?;
+    let id = str_field(obj, "id")?;
+    let version = obj.get("version")?.as_i64()?;
+    let start = str_field(obj, "startDateTime");
+    let end = str_field(obj, "endDateTime");
+    let organizer_id = obj
+        .get("organizer_v2")
+        .and_then(Value::as_object)
+        .and_then(|o| str_field(o, "id"));
+    let mut participant_ids = Vec::new();
+    if let Some(Value::Array(ps)) = obj.get("participants_v2") {
+        for p in ps {
+            if let Some(pid) = p.get("id").and_then(Value::as_str) {
+                push_unique(&mut participant_ids, pid);
+            }
+        }
+    }
+    if let Some(o) = &organizer_id {
+        push_unique(&mut participant_ids, o);
+    }
+    let mut tenant_ids = Vec::new();
+    collect_tenant_ids(value, &mut tenant_ids);
+    Some(RecordIndex {
+        id,
+        version,
+        last_modified: str_field(obj, "lastModifiedDateTime"),
+        start_us: start.as_deref().and_then(parse_timestamp_us),
+        start,
+        end_us: end.as_deref().and_then(parse_timestamp_us),
+        end,
+        call_type: str_field(obj, "type"),
+        modalities: obj
+            .get("modalities")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default(),
+        organizer_id,
+        participant_ids,
+        tenant_ids,
+    })
+}
+
+fn to_json(v: &Value) -> String {
+    // Serializing a `Value` cannot fail (string keys only).
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn is_nav_key(k: &str, nav: &str) -> bool {
+    k == nav || (k.starts_with(nav) && k[nav.len()..].starts_with('@'))
+}
+
+/// Split a session object into its JSON without `segments`, the segments, and where they go.
+pub fn split_session(session: &Value) -> SplitSession {
+    let Value::Object(m) = session else {
+        return SplitSession {
+            id: None,
+            json: to_json(session),
+            segments: None,
+            segments_at: None,
+        };
+    };
+    let mut json = String::from("{");
+    let mut segments = None;
+    let mut segments_at = None;
+    let mut first = true;
+    for (k, v) in m {
+        if k == "segments" {
+            segments = Some(to_json(v));
+            segments_at = Some(json.len());
+            continue;
+        }
+        if !first {
+            json.push(',');
+        }
+        first = false;
+        json.push_str(&to_json(&Value::String(k.clone())));
+        json.push(':');
+        json.push_str(&to_json(v));
+    }
+    json.push('}');
+    SplitSession {
+        id: m.get("id").and_then(Value::as_str).map(str::to_owned),
+        json,
+        segments,
+        segments_at,
+    }
+}
+
+/// Put `"segments":<segments>` back into a session JSON at byte offset `at` (from [`split_session`]).
+pub fn splice_segments(json: &str, segments: &str, at: usize) -> String {
+    if at > json.len() || !json.is_char_boundary(at) || !json.starts_with('{') || at == 0 {
+        return json.to_owned();
+    }
+    let mut out = String::with_capacity(json.len() + segments.len() + 14);
+    out.push_str(&json[..at]);
+    let empty = json == "{}";
+    if at > 1 {
+        out.push(',');
+    }
+    out.push_str("\"segments\":");
+    out.push_str(segments);
+    if at == 1 && !empty {
+        out.push(',');
+    }
+    out.push_str(&json[at..]);
+    out
+}
+
+/// Split a record into head, sessions and participants.
+pub fn split_record(value: &Value) -> SplitRecord {
+    let Value::Object(m) = value else {
+        return SplitRecord {
+            head: to_json(value),
+            sessions: Vec::new(),
+            participants: Vec::new(),
+        };
+    };
+    let mut head = Map::new();
+    for (k, v) in m {
+        if !is_nav_key(k, "sessions") && !is_nav_key(k, "participants_v2") {
+            head.insert(k.clone(), v.clone());
+        }
+    }
+    let sessions = match m.get("sessions") {
+        Some(Value::Array(a)) => a.iter().map(split_session).collect(),
+        _ => Vec::new(),
+    };
+    let participants = match m.get("participants_v2") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|p| SplitParticipant {
+                id: p.get("id").and_then(Value::as_str).map(str::to_owned),
+                json: to_json(p),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    SplitRecord {
+        head: to_json(&Value::Object(head)),
+        sessions,
+        participants,
+    }
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&to_json(&Value::String(k.clone())));
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&to_json(other)),
+    }
+}
+
+/// The JSON text of `v` with object keys sorted at every depth (equal values, equal text).
+pub fn canonical_json(v: &Value) -> String {
+    let mut s = String::new();
+    write_canonical(v, &mut s);
+    s
+}
+
+/// FNV-1a, 128 bits: stable across builds and platforms (unlike `std`'s hasher).
+pub fn fnv1a_128(bytes: &[u8]) -> [u8; 16] {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut h = OFFSET;
+    for b in bytes {
+        h ^= u128::from(*b);
+        h = h.wrapping_mul(PRIME);
+    }
+    h.to_be_bytes()
+}
+
+/// A 128-bit content hash of a value, independent of key order.
+pub fn content_hash(v: &Value) -> [u8; 16] {
+    fnv1a_128(canonical_json(v).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn segments_splice_back_in_place() {
+        for v in [
+            json!({"segments": [1], "id": "a", "x": null}),
+            json!({"id": "a", "segments": [{"k": 1}], "x": 2}),
+            json!({"id": "a", "x": 2, "segments": []}),
+            json!({"segments": null}),
+            json!({"id": "a"}),
+        ] {
+            let s = split_session(&v);
+            let back = match (&s.segments, s.segments_at) {
+                (Some(seg), Some(at)) => splice_segments(&s.json, seg, at),
+                _ => s.json.clone(),
+            };
+            assert_eq!(back, serde_json::to_string(&v).unwrap());
+            let no_seg: Value = serde_json::from_str(&s.json).unwrap();
+            assert!(no_seg.get("segments").is_none());
+        }
+    }
+
+    #[test]
+    fn index_is_defensive() {
+        let v = json!({"id": "x", "version": 3, "startDateTime": 5, "modalities": "audio",
+            "organizer_v2": [], "participants_v2": {"id": 1}});
+        let ix = index_record(&v).unwrap();
+        assert_eq!(ix.start, None);
+        assert!(ix.modalities.is_empty());
+        assert!(ix.participant_ids.is_empty());
+        assert!(index_record(&json!({"id": "x", "version": "1"})).is_none());
+    }
+
+    #[test]
+    fn canonical_ignores_key_order() {
+        let a = json!({"a": 1, "b": {"c": [1, {"d": 2, "e": 3}]}});
+        let b: Value = serde_json::from_str(r#"{"b":{"c":[1,{"e":3,"d":2}]},"a":1}"#).unwrap();
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&json!({"a": 2})));
+    }
+}

@@ -1,1 +1,960 @@
 #![forbid(unsafe_code)]
+//! The embedded SQLite backend of [`callrecords_store::Store`].
+//!
+//! One file, `DIR/callrecords.db`, in WAL mode with `synchronous=FULL`: a put is durable when it
+//! returns. One writer connection behind a mutex (batches are one `BEGIN IMMEDIATE` transaction
+//! each), a small pool of reader connections, and every SQLite call on a blocking thread. Other
+//! processes (`callrecords import` while `callrecords serve` runs) may open the same file: SQLite's
+//! file locks plus a busy timeout serialise the writers.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use callrecords_store::index::{
+    canonical_json, content_hash, fnv1a_128, index_record, parse_timestamp_us, splice_segments,
+    split_record,
+};
+use callrecords_store::{
+    IncomingLogRow, IncomingRecord, LogKind, LogOutcome, LogQuery, ParticipantRow, PutOutcome,
+    RecordHead, RecordQuery, SessionRow, Store, StoreError, VersionInfo,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+/// The migrations, applied in order; `PRAGMA user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "callrecords.db";
+
+/// How long a connection waits for another writer's lock before giving up with `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reader connections kept open between calls.
+const MAX_IDLE_READERS: usize = 4;
+
+/// Raw JSON encodings in `record_versions.raw_encoding`.
+const RAW_PLAIN: i64 = 0;
+const RAW_DEFLATE: i64 = 1;
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    compress: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Busy(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+trait SqlResult<T> {
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> SqlResult<T> for Result<T, rusqlite::Error> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(map_err)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn limit_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "could not enable WAL (journal_mode={mode})"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .db()?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Apply the pending migrations in one transaction; refuse a database newer than this code.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let applied: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .db()?;
+    let known = MIGRATIONS.len();
+    let applied = usize::try_from(applied)
+        .map_err(|_| StoreError::Incompatible(format!("bad schema version {applied}")))?;
+    if applied > known {
+        return Err(StoreError::Incompatible(format!(
+            "database schema version {applied} is newer than this program's ({known}); upgrade callrecords"
+        )));
+    }
+    for sql in &MIGRATIONS[applied..] {
+        tx.execute_batch(sql).db()?;
+    }
+    if applied < known {
+        tx.pragma_update(None, "user_version", known as i64).db()?;
+    }
+    tx.commit().db()
+}
+
+fn encode_raw(raw: &str, compress: bool) -> Result<(i64, Vec<u8>), StoreError> {
+    if !compress {
+        return Ok((RAW_PLAIN, raw.as_bytes().to_vec()));
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(raw.len() / 4),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(raw.as_bytes())
+        .and_then(|_| enc.finish())
+        .map(|b| (RAW_DEFLATE, b))
+        .map_err(|e| StoreError::Backend(format!("compress: {e}")))
+}
+
+fn decode_raw(encoding: i64, bytes: Vec<u8>) -> Result<String, StoreError> {
+    let bytes = match encoding {
+        RAW_PLAIN => bytes,
+        RAW_DEFLATE => {
+            let mut out = Vec::with_capacity(bytes.len() * 4);
+            flate2::read::DeflateDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| StoreError::Backend(format!("decompress: {e}")))?;
+            out
+        }
+        other => {
+            return Err(StoreError::Backend(format!("unknown raw encoding {other}")));
+        }
+    };
+    String::from_utf8(bytes).map_err(|e| StoreError::Backend(format!("raw not UTF-8: {e}")))
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) `dir/callrecords.db` and bring its schema up to date.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let mut writer = open_connection(&path)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                compress: true,
+            }),
+        })
+    }
+
+    /// Like [`SqliteStore::open`], choosing whether new raw JSON is deflated (reads handle both).
+    pub fn open_with_compression(dir: &Path, compress: bool) -> Result<Self, StoreError> {
+        let store = Self::open(dir)?;
+        let inner = Arc::into_inner(store.inner)
+            .ok_or_else(|| StoreError::Backend("store shared during open".into()))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner { compress, ..inner }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        self.read(|c| {
+            c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .db()
+        })
+        .await
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            c.pragma_query_value(None, "user_version", |r| r.get(0))
+                .db()
+        })
+        .await
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, bool) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&inner.writer);
+            f(&mut conn, inner.compress)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = lock(&inner.readers).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let out = f(&conn);
+            let mut idle = lock(&inner.readers);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+struct Served {
+    rk: i64,
+    version: i64,
+    partial: bool,
+    hash: Vec<u8>,
+}
+
+const HEAD_COLS: &str = "r.id, r.version, r.head_json, r.session_count, r.participant_count, \
+                         r.start_key, r.end_us, r.partial, r.received_us";
+
+fn head_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordHead> {
+    let start_key: i64 = r.get(5)?;
+    Ok(RecordHead {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        json: r.get(2)?,
+        session_count: to_u64(r.get(3)?),
+        participant_count: to_u64(r.get(4)?),
+        start_us: (start_key != i64::MIN).then_some(start_key),
+        end_us: r.get(6)?,
+        partial: r.get(7)?,
+        received_at_us: r.get(8)?,
+    })
+}
+
+fn put_batch(
+    conn: &mut Connection,
+    compress: bool,
+    batch: Vec<IncomingRecord>,
+) -> Result<Vec<PutOutcome>, StoreError> {
+    let prepared = batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, rec)| {
+            let ix = index_record(&rec.value).ok_or_else(|| {
+                StoreError::InvalidInput(format!(
+                    "record #{i} is not an object with a string id and an integer version"
+                ))
+            })?;
+            Ok((rec, ix))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let received_us = now_us();
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    for (rec, ix) in prepared {
+        let hash = content_hash(&rec.value).to_vec();
+        let served: Option<Served> = tx
+            .prepare_cached("SELECT rk, version, partial, content_hash FROM records WHERE id = ?1")
+            .db()?
+            .query_row([&ix.id], |r| {
+                Ok(Served {
+                    rk: r.get(0)?,
+                    version: r.get(1)?,
+                    partial: r.get(2)?,
+                    hash: r.get(3)?,
+                })
+            })
+            .optional()
+            .db()?;
+        let seen: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM record_versions \
+                 WHERE record_id = ?1 AND version = ?2 AND content_hash = ?3)",
+            )
+            .db()?
+            .query_row(params![ix.id, ix.version, hash], |r| r.get(0))
+            .db()?;
+        let completes_served = |s: &Served| s.version == ix.version && s.partial && !rec.partial;
+        if seen {
+            // The same content again. The one case that writes: a complete copy of a served copy
+            // that had arrived partial (same content, so the served rows stay; only the flag).
+            if let Some(s) = served.as_ref().filter(|s| completes_served(s) && s.hash == hash) {
+                let seq = insert_version(&tx, compress, &rec, &ix, &hash, received_us, "stored")?;
+                tx.prepare_cached(
+                    "UPDATE records SET partial = 0, version_seq = ?2, received_us = ?3 WHERE rk = ?1",
+                )
+                .db()?
+                .execute(params![s.rk, seq, received_us])
+                .db()?;
+                outcomes.push(PutOutcome::Stored);
+            } else {
+                outcomes.push(PutOutcome::Duplicate);
+            }
+            continue;
+        }
+        let serve = match &served {
+            None => true,
+            Some(s) => ix.version > s.version || completes_served(s),
+        };
+        let outcome = if serve {
+            if rec.partial {
+                PutOutcome::Partial
+            } else {
+                PutOutcome::Stored
+            }
+        } else if served.as_ref().is_some_and(|s| s.version == ix.version) {
+            PutOutcome::Conflict
+        } else {
+            PutOutcome::Stale
+        };
+        let seq = insert_version(&tx, compress, &rec, &ix, &hash, received_us, outcome.as_str())?;
+        if serve {
+            serve_version(&tx, &rec, &ix, &hash, seq, received_us, served.map(|s| s.rk))?;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit().db()?;
+    Ok(outcomes)
+}
+
+fn insert_version(
+    tx: &rusqlite::Transaction<'_>,
+    compress: bool,
+    rec: &IncomingRecord,
+    ix: &callrecords_store::index::RecordIndex,
+    hash: &[u8],
+    received_us: i64,
+    outcome: &str,
+) -> Result<i64, StoreError> {
+    let (encoding, raw) = encode_raw(&rec.raw, compress)?;
+    tx.prepare_cached(
+        "INSERT INTO record_versions (record_id, version, last_modified, received_us, outcome, \
+         partial, content_hash, raw_encoding, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .db()?
+    .execute(params![
+        ix.id,
+        ix.version,
+        ix.last_modified,
+        received_us,
+        outcome,
+        rec.partial,
+        hash,
+        encoding,
+        raw
+    ])
+    .db()?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn serve_version(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &IncomingRecord,
+    ix: &callrecords_store::index::RecordIndex,
+    hash: &[u8],
+    seq: i64,
+    received_us: i64,
+    existing: Option<i64>,
+) -> Result<(), StoreError> {
+    let split = split_record(&rec.value);
+    let start_key = ix.start_us.unwrap_or(i64::MIN);
+    let retention_key = ix.end_us.or(ix.start_us).unwrap_or(i64::MIN);
+    let modalities = serde_json::to_string(&ix.modalities).unwrap_or_default();
+    let tenant_ids = serde_json::to_string(&ix.tenant_ids).unwrap_or_default();
+    let session_count = to_i64(split.sessions.len() as u64);
+    let participant_count = to_i64(split.participants.len() as u64);
+    let rk = match existing {
+        Some(rk) => {
+            for sql in [
+                "DELETE FROM sessions WHERE rk = ?1",
+                "DELETE FROM participants WHERE rk = ?1",
+                "DELETE FROM record_participant_ids WHERE rk = ?1",
+            ] {
+                tx.prepare_cached(sql).db()?.execute([rk]).db()?;
+            }
+            tx.prepare_cached(
+                "UPDATE records SET version = ?2, version_seq = ?3, partial = ?4, content_hash = ?5, \
+                 received_us = ?6, last_modified = ?7, start_key = ?8, end_us = ?9, \
+                 retention_key = ?10, call_type = ?11, modalities = ?12, organizer_id = ?13, \
+                 tenant_ids = ?14, session_count = ?15, participant_count = ?16, head_json = ?17 \
+                 WHERE rk = ?1",
+            )
+            .db()?
+            .execute(params![
+                rk,
+                ix.version,
+                seq,
+                rec.partial,
+                hash,
+                received_us,
+                ix.last_modified,
+                start_key,
+                ix.end_us,
+                retention_key,
+                ix.call_type,
+                modalities,
+                ix.organizer_id,
+                tenant_ids,
+                session_count,
+                participant_count,
+                split.head
+            ])
+            .db()?;
+            rk
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO records (id, version, version_seq, partial, content_hash, received_us, \
+                 last_modified, start_key, end_us, retention_key, call_type, modalities, \
+                 organizer_id, tenant_ids, session_count, participant_count, head_json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            )
+            .db()?
+            .execute(params![
+                ix.id,
+                ix.version,
+                seq,
+                rec.partial,
+                hash,
+                received_us,
+                ix.last_modified,
+                start_key,
+                ix.end_us,
+                retention_key,
+                ix.call_type,
+                modalities,
+                ix.organizer_id,
+                tenant_ids,
+                session_count,
+                participant_count,
+                split.head
+            ])
+            .db()?;
+            tx.last_insert_rowid()
+        }
+    };
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO sessions (rk, ordinal, session_id, json, segments_at, segments) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db()?;
+        for (i, s) in split.sessions.iter().enumerate() {
+            stmt.execute(params![
+                rk,
+                to_i64(i as u64),
+                s.id,
+                s.json,
+                s.segments_at.map(|a| to_i64(a as u64)),
+                s.segments
+            ])
+            .db()?;
+        }
+    }
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO participants (rk, ordinal, participant_id, json) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .db()?;
+        for (i, p) in split.participants.iter().enumerate() {
+            stmt.execute(params![rk, to_i64(i as u64), p.id, p.json])
+                .db()?;
+        }
+    }
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO record_participant_ids (participant_id, rk) VALUES (?1, ?2)",
+            )
+            .db()?;
+        for pid in &ix.participant_ids {
+            stmt.execute(params![pid, rk]).db()?;
+        }
+    }
+    Ok(())
+}
+
+fn session_from_row(r: &rusqlite::Row<'_>, with_segments: bool) -> rusqlite::Result<SessionRow> {
+    let ordinal: i64 = r.get(0)?;
+    let json: String = r.get(1)?;
+    let json = if with_segments {
+        let at: Option<i64> = r.get(2)?;
+        let segments: Option<String> = r.get(3)?;
+        match (at, segments) {
+            (Some(at), Some(seg)) => splice_segments(&json, &seg, usize::try_from(at).unwrap_or(0)),
+            _ => json,
+        }
+    } else {
+        json
+    };
+    Ok(SessionRow {
+        ordinal: to_u64(ordinal),
+        json,
+    })
+}
+
+/// The WHERE clause (after `WHERE`) and its parameters for a record query.
+fn record_filter(q: &RecordQuery, with_cursor: bool) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from("1");
+    let mut params: Vec<SqlValue> = Vec::new();
+    if q.start_lower.is_some() || q.start_upper.is_some() {
+        sql.push_str(" AND r.start_key > ?");
+        params.push(SqlValue::Integer(i64::MIN));
+    }
+    if let Some(b) = q.start_lower {
+        sql.push_str(if b.inclusive {
+            " AND r.start_key >= ?"
+        } else {
+            " AND r.start_key > ?"
+        });
+        params.push(SqlValue::Integer(b.micros));
+    }
+    if let Some(b) = q.start_upper {
+        sql.push_str(if b.inclusive {
+            " AND r.start_key <= ?"
+        } else {
+            " AND r.start_key < ?"
+        });
+        params.push(SqlValue::Integer(b.micros));
+    }
+    for ids in &q.participant_ids {
+        if ids.is_empty() {
+            sql.push_str(" AND 0");
+            continue;
+        }
+        sql.push_str(
+            " AND r.rk IN (SELECT p.rk FROM record_participant_ids p WHERE p.participant_id IN (",
+        );
+        for (i, id) in ids.iter().enumerate() {
+            sql.push_str(if i == 0 { "?" } else { ",?" });
+            params.push(SqlValue::Text(id.clone()));
+        }
+        sql.push_str("))");
+    }
+    if let Some(cutoff) = q.end_after_us {
+        sql.push_str(" AND r.retention_key >= ?");
+        params.push(SqlValue::Integer(cutoff));
+    }
+    if with_cursor && let Some((start, id)) = &q.after {
+        sql.push_str(" AND (r.start_key > ? OR (r.start_key = ? AND r.id > ?))");
+        params.push(SqlValue::Integer(*start));
+        params.push(SqlValue::Integer(*start));
+        params.push(SqlValue::Text(id.clone()));
+    }
+    (sql, params)
+}
+
+fn log_filter(kind: LogKind, q: &LogQuery) -> (&'static str, &'static str) {
+    match (kind.time_property().is_some(), q.to_inclusive) {
+        (true, true) => (
+            "kind = ?1 AND time_us >= ?2 AND time_us <= ?3",
+            "time_us, seq",
+        ),
+        (true, false) => (
+            "kind = ?1 AND time_us >= ?2 AND time_us < ?3",
+            "time_us, seq",
+        ),
+        (false, _) => (
+            "kind = ?1 AND period_from_us >= ?2 AND period_to_us <= ?3",
+            "period_from_us, seq",
+        ),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_records(&self, batch: Vec<IncomingRecord>) -> Result<Vec<PutOutcome>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |c, compress| put_batch(c, compress, batch))
+            .await
+    }
+
+    async fn get_record(&self, id: &str) -> Result<Option<RecordHead>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {HEAD_COLS} FROM records r WHERE r.id = ?1"))
+                .db()?
+                .query_row([id], head_from_row)
+                .optional()
+                .db()
+        })
+        .await
+    }
+
+    async fn page_sessions(
+        &self,
+        record_id: &str,
+        after: Option<u64>,
+        limit: usize,
+        with_segments: bool,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let id = record_id.to_owned();
+        self.read(move |c| {
+            let cols = if with_segments {
+                "s.ordinal, s.json, s.segments_at, s.segments"
+            } else {
+                "s.ordinal, s.json"
+            };
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {cols} FROM records r JOIN sessions s ON s.rk = r.rk \
+                     WHERE r.id = ?1 AND s.ordinal > ?2 ORDER BY s.ordinal LIMIT ?3"
+                ))
+                .db()?;
+            let after = after.map_or(-1, to_i64);
+            stmt.query_map(params![id, after, limit_i64(limit)], |r| {
+                session_from_row(r, with_segments)
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()
+        })
+        .await
+    }
+
+    async fn get_session(
+        &self,
+        record_id: &str,
+        session_id: &str,
+        with_segments: bool,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let (id, sid) = (record_id.to_owned(), session_id.to_owned());
+        self.read(move |c| {
+            let cols = if with_segments {
+                "s.ordinal, s.json, s.segments_at, s.segments"
+            } else {
+                "s.ordinal, s.json"
+            };
+            c.prepare_cached(&format!(
+                "SELECT {cols} FROM records r JOIN sessions s ON s.rk = r.rk \
+                 WHERE r.id = ?1 AND s.session_id = ?2 ORDER BY s.ordinal LIMIT 1"
+            ))
+            .db()?
+            .query_row(params![id, sid], |r| session_from_row(r, with_segments))
+            .optional()
+            .db()
+        })
+        .await
+    }
+
+    async fn page_participants(
+        &self,
+        record_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ParticipantRow>, StoreError> {
+        let id = record_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT p.ordinal, p.json FROM records r JOIN participants p ON p.rk = r.rk \
+                     WHERE r.id = ?1 AND p.ordinal > ?2 ORDER BY p.ordinal LIMIT ?3",
+                )
+                .db()?;
+            let after = after.map_or(-1, to_i64);
+            stmt.query_map(params![id, after, limit_i64(limit)], |r| {
+                Ok(ParticipantRow {
+                    ordinal: to_u64(r.get(0)?),
+                    json: r.get(1)?,
+                })
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()
+        })
+        .await
+    }
+
+    async fn get_participant(
+        &self,
+        record_id: &str,
+        participant_id: &str,
+    ) -> Result<Option<ParticipantRow>, StoreError> {
+        let (id, pid) = (record_id.to_owned(), participant_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT p.ordinal, p.json FROM records r JOIN participants p ON p.rk = r.rk \
+                 WHERE r.id = ?1 AND p.participant_id = ?2 ORDER BY p.ordinal LIMIT 1",
+            )
+            .db()?
+            .query_row(params![id, pid], |r| {
+                Ok(ParticipantRow {
+                    ordinal: to_u64(r.get(0)?),
+                    json: r.get(1)?,
+                })
+            })
+            .optional()
+            .db()
+        })
+        .await
+    }
+
+    async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordHead>, StoreError> {
+        let (filter, mut params) = record_filter(q, true);
+        params.push(SqlValue::Integer(limit_i64(q.limit)));
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {HEAD_COLS} FROM records r WHERE {filter} \
+                 ORDER BY r.start_key, r.id LIMIT ?"
+            );
+            let mut stmt = c.prepare_cached(&sql).db()?;
+            stmt.query_map(rusqlite::params_from_iter(params), head_from_row)
+                .db()?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .db()
+        })
+        .await
+    }
+
+    async fn count_records(&self, q: &RecordQuery) -> Result<u64, StoreError> {
+        let (filter, params) = record_filter(q, false);
+        self.read(move |c| {
+            let sql = format!("SELECT count(*) FROM records r WHERE {filter}");
+            let n: i64 = c
+                .prepare_cached(&sql)
+                .db()?
+                .query_row(rusqlite::params_from_iter(params), |r| r.get(0))
+                .db()?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
+
+    async fn list_versions(&self, id: &str) -> Result<Vec<VersionInfo>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT v.version, v.last_modified, v.received_us, v.outcome, \
+                     coalesce(r.version_seq = v.seq, 0) \
+                     FROM record_versions v LEFT JOIN records r ON r.id = v.record_id \
+                     WHERE v.record_id = ?1 ORDER BY v.version, v.seq",
+                )
+                .db()?;
+            stmt.query_map([id], |r| {
+                Ok(VersionInfo {
+                    version: r.get(0)?,
+                    last_modified: r.get(1)?,
+                    received_at: callrecords_store::index::format_timestamp_us(r.get(2)?),
+                    outcome: r.get(3)?,
+                    served: r.get(4)?,
+                })
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()
+        })
+        .await
+    }
+
+    async fn get_version(&self, id: &str, version: i64) -> Result<Option<String>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            let row: Option<(i64, Vec<u8>)> = c
+                .prepare_cached(
+                    "SELECT raw_encoding, raw FROM record_versions \
+                     WHERE record_id = ?1 AND version = ?2 ORDER BY seq LIMIT 1",
+                )
+                .db()?
+                .query_row(params![id, version], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            row.map(|(enc, raw)| decode_raw(enc, raw)).transpose()
+        })
+        .await
+    }
+
+    async fn put_log_rows(
+        &self,
+        kind: LogKind,
+        rows: Vec<IncomingLogRow>,
+        period: Option<(i64, i64)>,
+    ) -> Result<Vec<LogOutcome>, StoreError> {
+        let period = match (kind.time_property(), period) {
+            (Some(_), _) => None,
+            (None, Some((from, to))) if from <= to => Some((from, to)),
+            (None, Some(_)) => {
+                return Err(StoreError::InvalidInput(
+                    "dial-out report period ends before it starts".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(StoreError::InvalidInput(
+                    "dial-out report rows need the period they cover".into(),
+                ));
+            }
+        };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |c, _| {
+            let received_us = now_us();
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            let mut out = Vec::with_capacity(rows.len());
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO log_rows (kind, time_us, period_from_us, period_to_us, \
+                         content_hash, received_us, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                         ON CONFLICT (kind, content_hash) DO NOTHING",
+                    )
+                    .db()?;
+                for row in rows {
+                    let time_us = kind
+                        .time_property()
+                        .and_then(|p| row.value.get(p))
+                        .and_then(|v| v.as_str())
+                        .and_then(parse_timestamp_us);
+                    let mut key = canonical_json(&row.value);
+                    if let Some((from, to)) = period {
+                        key.push_str(&format!("\u{0}{from}\u{0}{to}"));
+                    }
+                    let hash = fnv1a_128(key.as_bytes()).to_vec();
+                    let n = stmt
+                        .execute(params![
+                            kind.cli_name(),
+                            time_us,
+                            period.map(|p| p.0),
+                            period.map(|p| p.1),
+                            hash,
+                            received_us,
+                            row.raw
+                        ])
+                        .db()?;
+                    out.push(if n == 0 {
+                        LogOutcome::Duplicate
+                    } else {
+                        LogOutcome::Stored
+                    });
+                }
+            }
+            tx.commit().db()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn query_log_rows(
+        &self,
+        kind: LogKind,
+        q: &LogQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let q = *q;
+        self.read(move |c| {
+            let (filter, order) = log_filter(kind, &q);
+            let sql =
+                format!("SELECT raw FROM log_rows WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5");
+            let mut stmt = c.prepare_cached(&sql).db()?;
+            stmt.query_map(
+                params![
+                    kind.cli_name(),
+                    q.from_us,
+                    q.to_us,
+                    limit_i64(q.limit),
+                    to_i64(q.skip)
+                ],
+                |r| r.get(0),
+            )
+            .db()?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .db()
+        })
+        .await
+    }
+
+    async fn count_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<u64, StoreError> {
+        let q = *q;
+        self.read(move |c| {
+            let (filter, _) = log_filter(kind, &q);
+            let n: i64 = c
+                .prepare_cached(&format!("SELECT count(*) FROM log_rows WHERE {filter}"))
+                .db()?
+                .query_row(params![kind.cli_name(), q.from_us, q.to_us], |r| r.get(0))
+                .db()?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .db()
+            .map(|_| ())
+        })
+        .await
+    }
+}

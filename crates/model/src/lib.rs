@@ -16,6 +16,7 @@ mod log_kind;
 pub mod schema;
 pub mod time;
 pub mod validate;
+pub mod reader;
 
 pub use generated::*;
 pub use log_kind::LogKind;

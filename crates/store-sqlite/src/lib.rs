@@ -215,11 +215,8 @@ impl SqliteStore {
 
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        self.read(|c| {
-            c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .db()
-        })
-        .await
+        self.read(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).db())
+            .await
     }
 
     /// The schema version (`PRAGMA user_version`).
@@ -343,7 +340,10 @@ fn put_batch(
         if seen {
             // The same content again. The one case that writes: a complete copy of a served copy
             // that had arrived partial (same content, so the served rows stay; only the flag).
-            if let Some(s) = served.as_ref().filter(|s| completes_served(s) && s.hash == hash) {
+            if let Some(s) = served
+                .as_ref()
+                .filter(|s| completes_served(s) && s.hash == hash)
+            {
                 let seq = insert_version(&tx, compress, &rec, &ix, &hash, received_us, "stored")?;
                 tx.prepare_cached(
                     "UPDATE records SET partial = 0, version_seq = ?2, received_us = ?3 WHERE rk = ?1",
@@ -372,9 +372,25 @@ fn put_batch(
         } else {
             PutOutcome::Stale
         };
-        let seq = insert_version(&tx, compress, &rec, &ix, &hash, received_us, outcome.as_str())?;
+        let seq = insert_version(
+            &tx,
+            compress,
+            &rec,
+            &ix,
+            &hash,
+            received_us,
+            outcome.as_str(),
+        )?;
         if serve {
-            serve_version(&tx, &rec, &ix, &hash, seq, received_us, served.map(|s| s.rk))?;
+            serve_version(
+                &tx,
+                &rec,
+                &ix,
+                &hash,
+                seq,
+                received_us,
+                served.map(|s| s.rk),
+            )?;
         }
         outcomes.push(outcome);
     }
@@ -641,11 +657,13 @@ impl Store for SqliteStore {
     async fn get_record(&self, id: &str) -> Result<Option<RecordHead>, StoreError> {
         let id = id.to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {HEAD_COLS} FROM records r WHERE r.id = ?1"))
-                .db()?
-                .query_row([id], head_from_row)
-                .optional()
-                .db()
+            c.prepare_cached(&format!(
+                "SELECT {HEAD_COLS} FROM records r WHERE r.id = ?1"
+            ))
+            .db()?
+            .query_row([id], head_from_row)
+            .optional()
+            .db()
         })
         .await
     }
@@ -905,16 +923,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn query_log_rows(
-        &self,
-        kind: LogKind,
-        q: &LogQuery,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn query_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<Vec<String>, StoreError> {
         let q = *q;
         self.read(move |c| {
             let (filter, order) = log_filter(kind, &q);
-            let sql =
-                format!("SELECT raw FROM log_rows WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5");
+            let sql = format!(
+                "SELECT raw FROM log_rows WHERE {filter} ORDER BY {order} LIMIT ?4 OFFSET ?5"
+            );
             let mut stmt = c.prepare_cached(&sql).db()?;
             stmt.query_map(
                 params![

@@ -131,7 +131,12 @@ pub fn index_record(value: &Value) -> Option<RecordIndex> {
         modalities: obj
             .get("modalities")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         organizer_id,
         participant_ids,

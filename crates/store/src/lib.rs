@@ -258,8 +258,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<LogOutcome>, StoreError>;
 
     /// Raw row JSON of the matching rows, ordered by (time, insertion order).
-    async fn query_log_rows(&self, kind: LogKind, q: &LogQuery)
-    -> Result<Vec<String>, StoreError>;
+    async fn query_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<Vec<String>, StoreError>;
 
     /// How many rows match `q` (ignoring `skip` and `limit`).
     async fn count_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<u64, StoreError>;

@@ -627,7 +627,7 @@ impl Parser<'_> {
     fn parse_in_list(&mut self) -> Result<Vec<Expr>, ODataError> {
         self.expect(Tok::LParen, "'(' to start the list of 'in'")?;
         if self.peek().tok == Tok::RParen {
-            return Err(self.err_here("at least one value in the list of 'in'"));
+            return Err(self.err_here("a value in the list of 'in'"));
         }
         let mut list = Vec::new();
         loop {
@@ -666,9 +666,13 @@ impl Parser<'_> {
                 self.bump();
                 let e = self.parse_or()?;
                 if self.peek().tok != Tok::RParen {
-                    return Err(
-                        self.err_here(&format!("')' to close the '(' at position {}", t.start))
-                    );
+                    let next = self.peek();
+                    return Err(ODataError::bad_request(format!(
+                        "missing ')' for the '(' at position {}: found {} at position {}",
+                        t.start,
+                        self.describe(next),
+                        next.start
+                    )));
                 }
                 self.bump();
                 Ok(e)
@@ -684,9 +688,9 @@ impl Parser<'_> {
                 }
                 let mut path = vec![name];
                 while self.peek().tok == Tok::Slash {
-                    self.bump();
+                    let slash = self.bump();
                     let seg = match &self.peek().tok {
-                        Tok::Ident(s) => s.clone(),
+                        Tok::Ident(s) if self.peek().start == slash.end => s.clone(),
                         _ => return Err(self.err_here("a property name")),
                     };
                     self.bump();
@@ -748,7 +752,7 @@ impl Parser<'_> {
             }
         };
         self.bump();
-        self.expect(Tok::Colon, "':' after the lambda variable")?;
+        self.expect(Tok::Colon, "':'")?;
         let body = self.parse_or()?;
         self.expect(Tok::RParen, &format!("')' to close '{}('", kind.as_str()))?;
         Ok(Expr::Lambda {

@@ -98,7 +98,7 @@ pub fn lower_list_filter(expr: &Expr) -> Result<ListFilter, ODataError> {
                     Expr::Literal(Literal::Date(d)) => d.to_micros(),
                     other => {
                         return Err(ODataError::bad_request(format!(
-                            "$filter: 'startDateTime' must be compared with an unquoted DateTimeOffset literal such as 2023-09-25T09:25:00Z, not '{other}'"
+                            "$filter: 'startDateTime' must be compared with an unquoted DateTimeOffset literal such as 2023-09-25T09:25:00Z, not {other}"
                         )));
                     }
                 };
@@ -155,6 +155,9 @@ pub fn lower_list_filter(expr: &Expr) -> Result<ListFilter, ODataError> {
                 Expr::Path(p) => return Err(property_error(p)),
                 _ => return Err(unsupported(&format!("'{term}'"))),
             },
+            Expr::Path(p) if p.len() == 1 && CALL_RECORD_PROPERTIES.contains(&p[0].as_str()) => {
+                return Err(unsupported(&format!("the bare property '{}'", p[0])));
+            }
             Expr::Path(p) => return Err(property_error(p)),
             Expr::Literal(_) => return Err(unsupported(&format!("the bare literal '{term}'"))),
             Expr::And(..) => return Err(unsupported(&format!("'{term}'"))),

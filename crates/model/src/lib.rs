@@ -13,10 +13,10 @@
 mod types;
 mod generated;
 mod log_kind;
+pub mod reader;
 pub mod schema;
 pub mod time;
 pub mod validate;
-pub mod reader;
 
 pub use generated::*;
 pub use log_kind::LogKind;

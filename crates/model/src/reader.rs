@@ -230,9 +230,15 @@ fn walk(dir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
         if path.is_dir() {
             walk(&path, out)?;
         } else {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let base = name.strip_suffix(".gz").unwrap_or(name);
-            if [".json", ".ndjson", ".jsonl"].iter().any(|s| base.ends_with(s)) {
+            if [".json", ".ndjson", ".jsonl"]
+                .iter()
+                .any(|s| base.ends_with(s))
+            {
                 out.push(Input::File(path));
             }
         }
@@ -274,7 +280,13 @@ pub fn read_items(
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         let decoded = flate2::read::MultiGzDecoder::new(buffered);
-        return read_plain(source, BufReader::with_capacity(256 * 1024, decoded), kind, &count, sink);
+        return read_plain(
+            source,
+            BufReader::with_capacity(256 * 1024, decoded),
+            kind,
+            &count,
+            sink,
+        );
     }
     read_plain(source, buffered, kind, &count, sink)
 }
@@ -333,7 +345,13 @@ fn strip_bom(line: &mut Vec<u8>, line_no: u64) {
     }
 }
 
-fn emit_line(location: Location, text: &[u8], kind: RecordKind, bytes_read: u64, sink: &mut dyn FnMut(RawItem)) {
+fn emit_line(
+    location: Location,
+    text: &[u8],
+    kind: RecordKind,
+    bytes_read: u64,
+    sink: &mut dyn FnMut(RawItem),
+) {
     let text = match std::str::from_utf8(text) {
         Ok(t) => t,
         Err(e) => {
@@ -398,7 +416,9 @@ fn read_document(
         sink,
         emitted: 0,
     };
-    let result = DocSeed { state: &mut state }.deserialize(&mut de).and_then(|()| de.end());
+    let result = DocSeed { state: &mut state }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
     if let Err(e) = result {
         if e.is_io() {
             return Err(io::Error::other(e.to_string()));
@@ -544,7 +564,9 @@ mod tests {
 
     #[test]
     fn ndjson_lines_with_a_broken_one() {
-        let got = items("{\"id\":\"a\",\"version\":1}\n\n{\"id\":\"b\",\"vers\n{\"id\":\"c\",\"version\":2}\n");
+        let got = items(
+            "{\"id\":\"a\",\"version\":1}\n\n{\"id\":\"b\",\"vers\n{\"id\":\"c\",\"version\":2}\n",
+        );
         assert_eq!(got.len(), 3);
         assert_eq!(got[1].0, "t:3");
         assert!(prepare(RecordKind::CallRecord, got[1].2.clone().unwrap()).is_err());
@@ -563,7 +585,8 @@ mod tests {
 
     #[test]
     fn pretty_single_record_and_truncated_document() {
-        let got = items("{\n \"id\": \"a\",\n \"version\": 1,\n \"sessions\": [ {\"id\": \"s\"} ]\n}\n");
+        let got =
+            items("{\n \"id\": \"a\",\n \"version\": 1,\n \"sessions\": [ {\"id\": \"s\"} ]\n}\n");
         assert_eq!(got.len(), 1);
         let p = prepare(RecordKind::CallRecord, got[0].2.clone().unwrap()).unwrap();
         assert_eq!(p.value["sessions"][0]["id"], "s");
@@ -576,7 +599,8 @@ mod tests {
     fn gzip_input() {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(b"{\"id\":\"a\",\"version\":1}\n{\"id\":\"b\",\"version\":1}\n").unwrap();
+        enc.write_all(b"{\"id\":\"a\",\"version\":1}\n{\"id\":\"b\",\"version\":1}\n")
+            .unwrap();
         let gz = enc.finish().unwrap();
         let mut n = 0;
         read_items("t", &gz[..], RecordKind::CallRecord, &mut |it| {

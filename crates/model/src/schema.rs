@@ -42,7 +42,10 @@ impl EnumDef {
     }
     /// Whether `member` comes after the `unknownFutureValue` sentinel (shown only on request).
     pub fn is_after_sentinel(&self, member: &str) -> bool {
-        match (self.sentinel(), self.members.iter().position(|m| *m == member)) {
+        match (
+            self.sentinel(),
+            self.members.iter().position(|m| *m == member),
+        ) {
             (Some(s), Some(i)) => i > s,
             _ => false,
         }

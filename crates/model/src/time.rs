@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
     /// Not an ISO 8601 timestamp with an offset.
-    #[error("expected an ISO 8601 date-time with offset (e.g. 2020-02-25T18:52:21.2169889Z), got {0:?}")]
+    #[error(
+        "expected an ISO 8601 date-time with offset (e.g. 2020-02-25T18:52:21.2169889Z), got {0:?}"
+    )]
     Timestamp(String),
     /// Not an ISO 8601 day-time duration.
     #[error("expected an ISO 8601 duration (e.g. PT0.015S), got {0:?}")]
@@ -178,7 +180,9 @@ mod tests {
         assert_eq!(parse_duration_nanos("PT1S").unwrap(), 1_000_000_000);
         assert_eq!(parse_duration_nanos("P1DT2H").unwrap(), 93_600_000_000_000);
         assert_eq!(parse_duration_nanos("-PT1M").unwrap(), -60_000_000_000);
-        for bad in ["", "P", "PT", "15", "PT1.S", "PTS", "PT1X", "P1Y", "PT-1S", "PT1.5M"] {
+        for bad in [
+            "", "P", "PT", "15", "PT1.S", "PTS", "PT1X", "P1Y", "PT-1S", "PT1.5M",
+        ] {
             assert!(parse_duration_nanos(bad).is_err(), "{bad}");
         }
         assert_eq!(format_duration_nanos(15_000_000), "PT0.015S");
@@ -188,10 +192,23 @@ mod tests {
     }
 
     fn graph_timestamp() -> impl Strategy<Value = String> {
-        (1i16..=9999, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..60, 0usize..=7, 0u32..10_000_000)
+        (
+            1i16..=9999,
+            1u8..=12,
+            1u8..=28,
+            0u8..24,
+            0u8..60,
+            0u8..60,
+            0usize..=7,
+            0u32..10_000_000,
+        )
             .prop_map(|(y, mo, d, h, mi, s, digits, frac)| {
                 let f = format!("{frac:07}");
-                let frac = if digits == 0 { String::new() } else { format!(".{}", &f[..digits]) };
+                let frac = if digits == 0 {
+                    String::new()
+                } else {
+                    format!(".{}", &f[..digits])
+                };
                 format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}Z")
             })
     }

@@ -88,7 +88,10 @@ pub trait GraphEnum: Copy + Sized + 'static {
     }
     /// Whether this member comes after `unknownFutureValue`.
     fn is_after_sentinel(self) -> bool {
-        match Self::MEMBERS.iter().position(|m| *m == "unknownFutureValue") {
+        match Self::MEMBERS
+            .iter()
+            .position(|m| *m == "unknownFutureValue")
+        {
             Some(s) => self.index() > s,
             None => false,
         }
@@ -314,7 +317,11 @@ fn same_type(annotation: &str, expected_with_hash: &str) -> bool {
 }
 
 /// Serializes `inner` as an object whose first key is `@odata.type` (kept as received when present).
-fn serialize_tagged<S: Serializer, T: Serialize>(s: S, inner: &T, tag: &str) -> Result<S::Ok, S::Error> {
+fn serialize_tagged<S: Serializer, T: Serialize>(
+    s: S,
+    inner: &T,
+    tag: &str,
+) -> Result<S::Ok, S::Error> {
     let v = serde_json::to_value(inner).map_err(S::Error::custom)?;
     match v {
         Value::Object(map) if !map.contains_key("@odata.type") => {

@@ -150,7 +150,11 @@ fn check_object(declared: &str, obj: &Map<String, Value>, path: &mut String, rep
                         );
                     }
                 } else if !t.starts_with('#') {
-                    report.push(Severity::Warning, &at, format!("expected a leading '#' in {t:?}"));
+                    report.push(
+                        Severity::Warning,
+                        &at,
+                        format!("expected a leading '#' in {t:?}"),
+                    );
                 } else {
                     report.push(
                         Severity::Warning,
@@ -214,18 +218,18 @@ fn check_single(ty: &str, value: &Value, path: &mut String, report: &mut Report)
     let expected: Option<&str> = match ty {
         "Edm.String" | "Edm.Guid" => (!value.is_string()).then_some("a string"),
         "Edm.Boolean" => (!value.is_boolean()).then_some("true or false"),
-        "Edm.Int32" => (!value
-            .as_i64()
-            .is_some_and(|n| i32::try_from(n).is_ok()))
-        .then_some("a 32-bit integer (Edm.Int32)"),
+        "Edm.Int32" => (!value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()))
+            .then_some("a 32-bit integer (Edm.Int32)"),
         "Edm.Int64" => (value.as_i64().is_none()).then_some("an integer (Edm.Int64)"),
         "Edm.Single" | "Edm.Double" | "Edm.Decimal" => (!value.is_number()
             && !matches!(value.as_str(), Some("NaN" | "INF" | "-INF")))
         .then_some("a number"),
         "Edm.DateTimeOffset" => (!value.as_str().is_some_and(|s| parse_timestamp(s).is_ok()))
             .then_some("an ISO 8601 date-time with offset"),
-        "Edm.Duration" => (!value.as_str().is_some_and(|s| parse_duration_nanos(s).is_ok()))
-            .then_some("an ISO 8601 duration"),
+        "Edm.Duration" => (!value
+            .as_str()
+            .is_some_and(|s| parse_duration_nanos(s).is_ok()))
+        .then_some("an ISO 8601 duration"),
         _ => {
             if let Some(e) = schema::find_enum(ty) {
                 match value.as_str() {
@@ -291,7 +295,8 @@ fn show(value: &Value) -> String {
 /// (`sessions@odata.nextLink` or `participants_v2@odata.nextLink` at its top level).
 pub fn strip_control_annotations(value: &mut Value) -> bool {
     let partial = value.as_object().is_some_and(|o| {
-        o.contains_key("sessions@odata.nextLink") || o.contains_key("participants_v2@odata.nextLink")
+        o.contains_key("sessions@odata.nextLink")
+            || o.contains_key("participants_v2@odata.nextLink")
     });
     strip(value);
     partial
@@ -356,7 +361,13 @@ mod tests {
             "userAgent": {"@odata.type": "#microsoft.graph.callRecords.clientUserAgent", "platform": 3}}}]});
         let r = validate_call_record(&v);
         let paths: Vec<_> = r.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["sessions[0].caller.cpuCoresCount", "sessions[0].caller.userAgent.platform"]);
+        assert_eq!(
+            paths,
+            [
+                "sessions[0].caller.cpuCoresCount",
+                "sessions[0].caller.userAgent.platform"
+            ]
+        );
     }
 
     #[test]
@@ -365,7 +376,13 @@ mod tests {
             {"callerNetwork": {"port": 4294967296i64, "linkSpeed": 4294967295i64}}]}]}]});
         let r = validate_call_record(&v);
         let paths: Vec<_> = r.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["startDateTime", "sessions[0].segments[0].media[0].callerNetwork.port"]);
+        assert_eq!(
+            paths,
+            [
+                "startDateTime",
+                "sessions[0].segments[0].media[0].callerNetwork.port"
+            ]
+        );
     }
 
     #[test]
@@ -373,6 +390,9 @@ mod tests {
         let mut v = json!({"@odata.context": "x", "id": "a", "version": 1, "organizer_v2@odata.context": "y",
             "sessions@odata.nextLink": "z", "sessions": [{"segments@odata.count": 1, "@odata.type": "#t"}]});
         assert!(strip_control_annotations(&mut v));
-        assert_eq!(v, json!({"id": "a", "version": 1, "sessions": [{"@odata.type": "#t"}]}));
+        assert_eq!(
+            v,
+            json!({"id": "a", "version": 1, "sessions": [{"@odata.type": "#t"}]})
+        );
     }
 }

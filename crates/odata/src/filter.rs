@@ -14,7 +14,7 @@ use crate::datetime::{Date, DateOrTime, format_datetime_micros, parse_date_or_ti
 pub const MAX_DEPTH: usize = 100;
 /// Maximum length of one `$filter` expression, in characters.
 pub const MAX_FILTER_LEN: usize = 8192;
-const MAX_TOKENS: usize = 4096;
+const MAX_TOKENS: usize = 2048;
 
 /// A `$filter` expression.
 #[derive(Debug, Clone, PartialEq, Eq)]

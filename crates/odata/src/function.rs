@@ -79,7 +79,16 @@ impl FunctionCall {
                 self.name
             ))
         })?;
-        parse_datetime_literal(&v).map_err(|e| e.prefixed(&format!("parameter '{name}': ")))
+        // Tolerate a segment that was not percent-decoded (`...T00:00:00%2B00:00`): `%` never
+        // occurs in a date-time, so decoding once more cannot change a valid value.
+        let decoded = if v.contains('%') {
+            percent_encoding::percent_decode_str(&v)
+                .decode_utf8_lossy()
+                .into_owned()
+        } else {
+            v
+        };
+        parse_datetime_literal(&decoded).map_err(|e| e.prefixed(&format!("parameter '{name}': ")))
     }
 }
 

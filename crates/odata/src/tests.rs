@@ -227,6 +227,45 @@ fn to_query_string_carries_options_forward() {
 // ---------------------------------------------------------------- $filter
 
 #[test]
+fn plus_in_query_string_offsets() {
+    let want = parse_datetime_literal("2023-09-25T07:25:00Z").unwrap();
+    for raw in [
+        "$filter=startDateTime+ge+2023-09-25T09:25:00+02:00",
+        "$filter=startDateTime%20ge%202023-09-25T09:25:00%2B02:00",
+        "filter=startDateTime ge 2023-09-25T09:25:00+02:00 and startDateTime lt 2023-09-25T11:25:00 02:00",
+    ] {
+        let q = parse_query(Some(raw)).unwrap();
+        let lf = lower_list_filter(q.filter.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            lf.start_lower,
+            Some(Bound {
+                micros: want,
+                inclusive: true
+            }),
+            "{raw}"
+        );
+    }
+}
+
+#[test]
+fn long_chains_do_not_overflow() {
+    let chain = vec!["startDateTime ge 2023-01-01"; 250].join(" and ");
+    let e = f(&chain);
+    assert_eq!(parse_filter(&e.to_string()), Ok(e.clone()));
+    assert!(lower_list_filter(&e).is_ok());
+    let ors = format!(
+        "participants_v2/any(p:{})",
+        vec!["p/id eq 'x'"; 300].join(" or ")
+    );
+    assert_eq!(
+        lower_list_filter(&f(&ors)).unwrap().participant_ids[0].len(),
+        300
+    );
+    let too_many = vec!["a eq 1"; 1000].join(" or ");
+    assert!(ferr(&too_many).message.contains("too many tokens"));
+}
+
+#[test]
 fn precedence_and_word_boundaries() {
     // and binds tighter than or
     assert_eq!(
@@ -527,6 +566,9 @@ fn function_segments() {
         .decode_utf8()
         .unwrap();
     let fc = parse_function_segment(&decoded).unwrap().unwrap();
+    assert_eq!(fc.datetime_param("fromDateTime", &[]), Ok(from));
+
+    let fc = parse_function_segment(encoded).unwrap().unwrap();
     assert_eq!(fc.datetime_param("fromDateTime", &[]), Ok(from));
 
     // aliases from the query string

@@ -261,7 +261,7 @@ fn long_chains_do_not_overflow() {
         lower_list_filter(&f(&ors)).unwrap().participant_ids[0].len(),
         300
     );
-    let too_many = vec!["a eq 1"; 1000].join(" or ");
+    let too_many = vec!["a eq 1"; 700].join(" or ");
     assert!(ferr(&too_many).message.contains("too many tokens"));
 }
 

@@ -23,6 +23,12 @@
 //! thus becomes a space, date-time literals also accept `2023-09-25T09:25:00 02:00` as
 //! `+02:00`. Function-call segments are passed in already path-decoded, where `+` stays `+`.
 //!
+//! System option names are case-insensitive and the `$` is optional (OData 4.01), so a custom
+//! option cannot be called `filter`, `top`, etc. Other names starting with `$` are rejected;
+//! names starting with `@` are parameter aliases ([`QueryOptions::aliases`]); all remaining names
+//! are custom options ([`QueryOptions::custom`]). [`QueryOptions::to_query_string`] rebuilds a
+//! canonical query (e.g. for `@odata.nextLink`) from the decoded values.
+//!
 //! # Limits
 //!
 //! Query strings up to [`MAX_QUERY_LEN`] bytes, `$filter` up to [`MAX_FILTER_LEN`] characters,

@@ -1,1 +1,80 @@
 #![forbid(unsafe_code)]
+//! The HTTP face of callrecords: Graph's call-records routes under `/v1.0` and `/beta` ([`graph`]), the ingest
+//! routes under `/ingest` ([`ingest`]), version history under `/admin` ([`admin`]), health checks, and the
+//! middleware every response goes through (request ids, compression, Graph-shaped errors).
+//!
+//! Handlers are thin: extract → one store call → render. Every error is an [`ApiError`], mapped once to
+//! Graph's error body.
+
+pub mod admin;
+pub mod error;
+pub mod graph;
+pub mod ingest;
+mod middleware;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use callrecords_store::Store;
+
+pub use error::ApiError;
+
+/// Server settings that handlers need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted ingest body, in bytes (decompressed).
+    pub ingest_limit: usize,
+    /// Behave like Graph's 30-day retention: older records are excluded from lists and 404 on get.
+    pub graph_retention: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ingest_limit: 256 * 1024 * 1024,
+            graph_retention: false,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole application: every route and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .merge(graph::routes())
+        .merge(ingest::routes(&state.config))
+        .merge(admin::routes())
+        .fallback(middleware::fallback)
+        .with_state(state);
+    middleware::apply(router)
+}
+
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    state
+        .store
+        .health()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("store not reachable: {e}")))?;
+    Ok("ready")
+}

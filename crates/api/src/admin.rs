@@ -1,0 +1,10 @@
+//! Version history, outside Graph's namespace.
+
+use axum::Router;
+
+use crate::AppState;
+
+/// `/admin/...` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,56 @@
+//! The middleware stack: `request-id` on every response (echoing `client-request-id`), Graph's error body for
+//! unknown paths and for panics, and response compression.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+
+use crate::error::{ApiError, REQUEST_IDS};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+
+pub(crate) fn apply(router: Router) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("The server failed to answer this request.").into_response()
+            },
+        ))
+        .layer(middleware::from_fn(request_ids))
+        .layer(CompressionLayer::new())
+}
+
+async fn request_ids(req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client = req
+        .headers()
+        .get(&CLIENT_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut resp = REQUEST_IDS
+        .scope((request_id.clone(), client.clone()), next.run(req))
+        .await;
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    if let Some(c) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(CLIENT_REQUEST_ID, c);
+    }
+    resp
+}
+
+/// Any path no route answers: Graph's 404 body (405 for a write to a Graph path).
+pub(crate) async fn fallback(method: Method, uri: axum::http::Uri) -> ApiError {
+    let path = uri.path();
+    let graph_path = path.starts_with("/v1.0/") || path.starts_with("/beta/");
+    if graph_path && method != Method::GET && method != Method::HEAD {
+        return ApiError::method_not_allowed();
+    }
+    ApiError::no_route(path)
+}

@@ -1,10 +1,153 @@
-//! HTTP ingest, outside Graph's namespace.
+//! HTTP ingest, outside Graph's namespace: `POST /ingest/callRecords` and one path per log-row kind
+//! (`/ingest/pstnCalls`, `/ingest/directRoutingCalls`, `/ingest/smsLogs`, `/ingest/pstnBlockedUsers`,
+//! `/ingest/pstnOnlineMeetingDialouts`). A body is one object, a Graph page, or NDJSON, optionally gzip. The
+//! answer comes only after the commit is on disk.
+
+use std::io::Read;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use callrecords_model::LogKind;
+use callrecords_model::reader::{RecordKind, read_items};
+use serde_json::json;
 
-use crate::{AppState, Config};
+use crate::pipeline::{self, Tally};
+use crate::{ApiError, AppState, Config};
+
+/// Records per store transaction.
+const BATCH: usize = 1000;
 
 /// `/ingest/...` routes.
 pub fn routes(_config: &Config) -> Router<AppState> {
-    Router::new()
+    Router::new().route("/ingest/{kind}", post(ingest))
+}
+
+fn kind_from_path(segment: &str) -> Option<RecordKind> {
+    if segment == "callRecords" {
+        return Some(RecordKind::CallRecord);
+    }
+    let name = segment.strip_suffix('s')?;
+    name.parse::<LogKind>().ok().map(RecordKind::Log)
+}
+
+/// The ingest path segment for a kind: `callRecords`, `pstnCalls`, ….
+pub fn path_segment(kind: RecordKind) -> String {
+    format!("{}s", kind.cli_name())
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::response::Response, ApiError> {
+    let kind = kind_from_path(&segment).ok_or_else(|| ApiError::no_route(&segment))?;
+    let period = dialout_period(kind, query.as_deref())?;
+    let limit = state.config.ingest_limit;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large(limit))?;
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+
+    // Parse and validate off the async runtime.
+    let checked = tokio::task::spawn_blocking(move || parse_body(bytes, gzip, kind, limit))
+        .await
+        .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))??;
+    if checked.is_empty() {
+        return Err(ApiError::bad_request(
+            "BadRequest",
+            "The request body holds no records.",
+        ));
+    }
+    if checked.iter().all(|c| !c.parsed) {
+        let why = checked[0]
+            .result
+            .as_ref()
+            .err()
+            .and_then(|e| e.first())
+            .map(|i| i.message.clone());
+        return Err(ApiError::bad_request(
+            "BadRequest",
+            format!("The request body is not JSON: {}", why.unwrap_or_default()),
+        ));
+    }
+
+    let mut results = Vec::with_capacity(checked.len());
+    let mut iter = checked.into_iter().peekable();
+    while iter.peek().is_some() {
+        let batch: Vec<_> = iter.by_ref().take(BATCH).collect();
+        results.extend(pipeline::store_batch(state.store.as_ref(), batch, period).await?);
+    }
+    let mut tally = Tally::default();
+    tally.add(&results);
+    let body = json!({"kind": kind.cli_name(), "counts": tally, "results": results});
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+fn parse_body(
+    bytes: Bytes,
+    gzip: bool,
+    kind: RecordKind,
+    limit: usize,
+) -> Result<Vec<pipeline::Checked>, ApiError> {
+    let mut out = Vec::new();
+    let reader: Box<dyn Read> = if gzip {
+        // Decode here so that the limit applies to the decompressed size too.
+        let mut decoded = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .take(limit as u64 + 1)
+            .read_to_end(&mut decoded)
+            .map_err(|e| {
+                ApiError::bad_request("BadRequest", format!("The gzip body does not decode: {e}"))
+            })?;
+        if decoded.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        Box::new(std::io::Cursor::new(decoded))
+    } else {
+        Box::new(std::io::Cursor::new(bytes))
+    };
+    read_items("body", reader, kind, &mut |item| {
+        out.push(pipeline::check(item))
+    })
+    .map_err(|e| ApiError::bad_request("BadRequest", format!("The body could not be read: {e}")))?;
+    Ok(out)
+}
+
+/// Dial-out report rows carry no date: they are stored with the period they cover, from `?from=…&to=…`
+/// (or `fromDateTime`/`toDateTime`).
+fn dialout_period(kind: RecordKind, query: Option<&str>) -> Result<Option<(i64, i64)>, ApiError> {
+    if kind != RecordKind::Log(LogKind::PstnOnlineMeetingDialout) {
+        return Ok(None);
+    }
+    let q = callrecords_odata::parse_query(query)?;
+    let get = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| q.custom_value(n).map(str::to_owned))
+    };
+    let (Some(from), Some(to)) = (get(["from", "fromDateTime"]), get(["to", "toDateTime"])) else {
+        return Err(ApiError::bad_request(
+            "BadRequest",
+            "Dial-out report rows carry no date: give the period they cover with ?from=YYYY-MM-DD&to=YYYY-MM-DD.",
+        ));
+    };
+    let from = callrecords_odata::parse_datetime_literal(&from)?;
+    let to = callrecords_odata::parse_datetime_literal(&to)?;
+    if from > to {
+        return Err(ApiError::bad_request("BadRequest", "`from` is after `to`."));
+    }
+    Ok(Some((from, to)))
 }

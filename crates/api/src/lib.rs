@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod ingest;
 mod middleware;
+pub mod pipeline;
 
 use std::sync::Arc;
 

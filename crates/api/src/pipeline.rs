@@ -173,6 +173,15 @@ pub async fn store_batch(
         }
     }
     for (kind, list) in rows {
+        if kind == callrecords_model::LogKind::PstnOnlineMeetingDialout && period.is_none() {
+            for (i, _) in list {
+                if let Some(r) = results[i].as_mut() {
+                    r.outcome = "invalid";
+                    r.errors.push("dial-out report rows carry no date: give the period they cover (--from/--to, or ?from=&to=)".into());
+                }
+            }
+            continue;
+        }
         let (idx, batch): (Vec<usize>, Vec<IncomingLogRow>) = list.into_iter().unzip();
         let outcomes = store.put_log_rows(kind, batch, period).await?;
         for (i, o) in idx.into_iter().zip(outcomes) {

@@ -1,2 +1,64 @@
 #![forbid(unsafe_code)]
-fn main() {}
+//! `callrecords`: a Microsoft Graph call-records server, store and toolbox in one binary.
+
+mod gen_cmd;
+mod import;
+mod serve;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A faithful, durable, self-hosted Microsoft Graph call-records service.
+#[derive(Debug, Parser)]
+#[command(name = "callrecords", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the embedded store lives.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Data directory of the embedded SQLite store.
+    #[arg(long = "data", env = "CALLRECORDS_DATA", default_value = "./callrecords-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve Graph's call-records API (under /v1.0 and /beta), ingest and admin routes.
+    Serve(serve::Args),
+    /// Check files of call records (or log rows) without storing them.
+    Validate(validate::Args),
+    /// Store files of call records (or log rows): objects, Graph pages or NDJSON, folders, `-` for stdin.
+    Import(import::Args),
+    /// Write realistic synthetic call records (or log rows) as NDJSON on stdout.
+    Gen(gen_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CALLRECORDS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Gen(args) => gen_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

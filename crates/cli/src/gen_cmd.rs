@@ -34,9 +34,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut cfg = GenConfig { seed: args.seed, ..GenConfig::default() };
+    let mut cfg = GenConfig {
+        seed: args.seed,
+        ..GenConfig::default()
+    };
     if let Some(start) = &args.start {
-        cfg.start = jiff::Timestamp::from_microsecond(callrecords_odata::parse_datetime_literal(start)?)?;
+        cfg.start =
+            jiff::Timestamp::from_microsecond(callrecords_odata::parse_datetime_literal(start)?)?;
     }
     if let Some(days) = args.days {
         cfg.days = days;
@@ -51,7 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let result = match args.kind {
         RecordKind::CallRecord => callrecords_synth::write_call_records(&cfg, args.count, &mut out),
-        RecordKind::Log(kind) => callrecords_synth::write_log_rows(&cfg, kind, args.count, &mut out),
+        RecordKind::Log(kind) => {
+            callrecords_synth::write_log_rows(&cfg, kind, args.count, &mut out)
+        }
     };
     match result.and_then(|_| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),

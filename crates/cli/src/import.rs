@@ -46,9 +46,10 @@ struct Batch {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let period = match (&args.from, &args.to) {
-        (Some(f), Some(t)) => {
-            Some((callrecords_odata::parse_datetime_literal(f)?, callrecords_odata::parse_datetime_literal(t)?))
-        }
+        (Some(f), Some(t)) => Some((
+            callrecords_odata::parse_datetime_literal(f)?,
+            callrecords_odata::parse_datetime_literal(t)?,
+        )),
         (None, None) => None,
         _ => anyhow::bail!("give both --from and --to"),
     };
@@ -98,13 +99,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             base = seen.max(base + input.size().unwrap_or(0));
         }
         if !batch.is_empty() {
-            let _ = tx.blocking_send(Batch { items: batch, bytes: seen });
+            let _ = tx.blocking_send(Batch {
+                items: batch,
+                bytes: seen,
+            });
         }
         Ok(())
     });
 
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let tally = runtime.block_on(async {
         let mut tally = Tally::default();
         while let Some(batch) = rx.recv().await {
@@ -120,17 +126,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(tally)
     })?;
-    reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     bar.finish_and_clear();
 
     let secs = started.elapsed().as_secs_f64().max(1e-9);
-    let outcomes: Vec<String> = tally.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let outcomes: Vec<String> = tally
+        .outcomes
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     eprintln!(
         "imported {} records in {:.1}s ({:.0} records/s): {}",
         tally.received,
         secs,
         tally.received as f64 / secs,
-        if outcomes.is_empty() { "nothing".into() } else { outcomes.join(", ") }
+        if outcomes.is_empty() {
+            "nothing".into()
+        } else {
+            outcomes.join(", ")
+        }
     );
-    Ok(if tally.get("invalid") > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if tally.get("invalid") > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -23,7 +23,11 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct DataArgs {
     /// Data directory of the embedded SQLite store.
-    #[arg(long = "data", env = "CALLRECORDS_DATA", default_value = "./callrecords-data")]
+    #[arg(
+        long = "data",
+        env = "CALLRECORDS_DATA",
+        default_value = "./callrecords-data"
+    )]
     pub data: PathBuf,
 }
 

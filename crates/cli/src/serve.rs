@@ -27,13 +27,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let store = SqliteStore::open(&args.data.data)
             .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
         let state = AppState {
             store: Arc::new(store),
-            config: Arc::new(Config { ingest_limit: args.ingest_limit, graph_retention: args.graph_retention }),
+            config: Arc::new(Config {
+                ingest_limit: args.ingest_limit,
+                graph_retention: args.graph_retention,
+            }),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -32,7 +32,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let location = item.location.clone();
             let result = match item.text {
                 Err(e) => Err(vec![e]),
-                Ok(text) => prepare(item.kind, text).map_err(|issues| issues.iter().map(ToString::to_string).collect()),
+                Ok(text) => prepare(item.kind, text)
+                    .map_err(|issues| issues.iter().map(ToString::to_string).collect()),
             };
             match result {
                 Err(problems) => {
@@ -60,5 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         total - invalid
     )?;
     out.flush()?;
-    Ok(if invalid > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if invalid > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

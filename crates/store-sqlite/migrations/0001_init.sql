@@ -7,7 +7,7 @@ CREATE TABLE record_versions (
     received_us   INTEGER NOT NULL,
     outcome       TEXT    NOT NULL,             -- stored | conflict | stale | partial
     partial       INTEGER NOT NULL,
-    content_hash  BLOB    NOT NULL,             -- FNV-1a 128 of the canonical value (sans OData annotations)
+    content_hash  BLOB    NOT NULL,             -- MurmurHash3 x64_128 of the canonical value (sans OData annotations)
     raw_encoding  INTEGER NOT NULL,             -- 0 = UTF-8 text, 1 = raw deflate
     raw           BLOB    NOT NULL              -- the JSON exactly as received
 );
@@ -73,7 +73,7 @@ CREATE TABLE log_rows (
     time_us        INTEGER,                     -- the kind's time property, µs
     period_from_us INTEGER,                     -- dial-out rows only
     period_to_us   INTEGER,
-    content_hash   BLOB    NOT NULL,
+    content_hash   BLOB    NOT NULL,             -- MurmurHash3 x64_128 of the canonical row (+ period for dial-out)
     received_us    INTEGER NOT NULL,
     raw            TEXT    NOT NULL
 );

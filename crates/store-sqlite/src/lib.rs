@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callrecords_store::index::{
-    canonical_json, content_hash, fnv1a_128, index_record, parse_timestamp_us, splice_segments,
-    split_record,
+    RecordIndex, SplitRecord, canonical_json, content_hash, hash128, index_record,
+    parse_timestamp_us, splice_segments, split_record,
 };
 use callrecords_store::{
     IncomingLogRow, IncomingRecord, LogKind, LogOutcome, LogQuery, ParticipantRow, PutOutcome,
@@ -291,12 +291,19 @@ fn head_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordHead> {
     })
 }
 
-fn put_batch(
-    conn: &mut Connection,
-    compress: bool,
-    batch: Vec<IncomingRecord>,
-) -> Result<Vec<PutOutcome>, StoreError> {
-    let prepared = batch
+/// A record with everything computed that needs no database: done before taking the writer lock,
+/// so concurrent writers (HTTP ingest, `import`) overlap their CPU work.
+struct Prepared {
+    rec: IncomingRecord,
+    ix: RecordIndex,
+    hash: Vec<u8>,
+    raw_encoding: i64,
+    raw: Vec<u8>,
+    split: SplitRecord,
+}
+
+fn prepare(batch: Vec<IncomingRecord>, compress: bool) -> Result<Vec<Prepared>, StoreError> {
+    batch
         .into_iter()
         .enumerate()
         .map(|(i, rec)| {
@@ -305,16 +312,32 @@ fn put_batch(
                     "record #{i} is not an object with a string id and an integer version"
                 ))
             })?;
-            Ok((rec, ix))
+            let hash = content_hash(&rec.value).to_vec();
+            let (raw_encoding, raw) = encode_raw(&rec.raw, compress)?;
+            let split = split_record(&rec.value);
+            Ok(Prepared {
+                rec,
+                ix,
+                hash,
+                raw_encoding,
+                raw,
+                split,
+            })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect()
+}
+
+fn put_batch(
+    conn: &mut Connection,
+    prepared: Vec<Prepared>,
+) -> Result<Vec<PutOutcome>, StoreError> {
     let received_us = now_us();
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
     let mut outcomes = Vec::with_capacity(prepared.len());
-    for (rec, ix) in prepared {
-        let hash = content_hash(&rec.value).to_vec();
+    for p in &prepared {
+        let (rec, ix, hash) = (&p.rec, &p.ix, &p.hash);
         let served: Option<Served> = tx
             .prepare_cached("SELECT rk, version, partial, content_hash FROM records WHERE id = ?1")
             .db()?
@@ -342,9 +365,9 @@ fn put_batch(
             // that had arrived partial (same content, so the served rows stay; only the flag).
             if let Some(s) = served
                 .as_ref()
-                .filter(|s| completes_served(s) && s.hash == hash)
+                .filter(|s| completes_served(s) && s.hash == *hash)
             {
-                let seq = insert_version(&tx, compress, &rec, &ix, &hash, received_us, "stored")?;
+                let seq = insert_version(&tx, p, received_us, "stored")?;
                 tx.prepare_cached(
                     "UPDATE records SET partial = 0, version_seq = ?2, received_us = ?3 WHERE rk = ?1",
                 )
@@ -372,25 +395,9 @@ fn put_batch(
         } else {
             PutOutcome::Stale
         };
-        let seq = insert_version(
-            &tx,
-            compress,
-            &rec,
-            &ix,
-            &hash,
-            received_us,
-            outcome.as_str(),
-        )?;
+        let seq = insert_version(&tx, p, received_us, outcome.as_str())?;
         if serve {
-            serve_version(
-                &tx,
-                &rec,
-                &ix,
-                &hash,
-                seq,
-                received_us,
-                served.map(|s| s.rk),
-            )?;
+            serve_version(&tx, p, seq, received_us, served.map(|s| s.rk))?;
         }
         outcomes.push(outcome);
     }
@@ -400,14 +407,11 @@ fn put_batch(
 
 fn insert_version(
     tx: &rusqlite::Transaction<'_>,
-    compress: bool,
-    rec: &IncomingRecord,
-    ix: &callrecords_store::index::RecordIndex,
-    hash: &[u8],
+    p: &Prepared,
     received_us: i64,
     outcome: &str,
 ) -> Result<i64, StoreError> {
-    let (encoding, raw) = encode_raw(&rec.raw, compress)?;
+    let (rec, ix) = (&p.rec, &p.ix);
     tx.prepare_cached(
         "INSERT INTO record_versions (record_id, version, last_modified, received_us, outcome, \
          partial, content_hash, raw_encoding, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -420,9 +424,9 @@ fn insert_version(
         received_us,
         outcome,
         rec.partial,
-        hash,
-        encoding,
-        raw
+        p.hash,
+        p.raw_encoding,
+        p.raw
     ])
     .db()?;
     Ok(tx.last_insert_rowid())
@@ -430,14 +434,12 @@ fn insert_version(
 
 fn serve_version(
     tx: &rusqlite::Transaction<'_>,
-    rec: &IncomingRecord,
-    ix: &callrecords_store::index::RecordIndex,
-    hash: &[u8],
+    p: &Prepared,
     seq: i64,
     received_us: i64,
     existing: Option<i64>,
 ) -> Result<(), StoreError> {
-    let split = split_record(&rec.value);
+    let (rec, ix, hash, split) = (&p.rec, &p.ix, &p.hash, &p.split);
     let start_key = ix.start_us.unwrap_or(i64::MIN);
     let retention_key = ix.end_us.or(ix.start_us).unwrap_or(i64::MIN);
     let modalities = serde_json::to_string(&ix.modalities).unwrap_or_default();
@@ -650,8 +652,14 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |c, compress| put_batch(c, compress, batch))
-            .await
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let prepared = prepare(batch, inner.compress)?;
+            let mut conn = lock(&inner.writer);
+            put_batch(&mut conn, prepared)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 
     async fn get_record(&self, id: &str) -> Result<Option<RecordHead>, StoreError> {
@@ -898,7 +906,7 @@ impl Store for SqliteStore {
                     if let Some((from, to)) = period {
                         key.push_str(&format!("\u{0}{from}\u{0}{to}"));
                     }
-                    let hash = fnv1a_128(key.as_bytes()).to_vec();
+                    let hash = hash128(key.as_bytes()).to_vec();
                     let n = stmt
                         .execute(params![
                             kind.cli_name(),

@@ -246,58 +246,111 @@ pub fn split_record(value: &Value) -> SplitRecord {
     }
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&to_json(&Value::String(k.clone())));
-                out.push(':');
-                write_canonical(&m[k], out);
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                write_canonical(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, v) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(v, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&to_json(other)),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
 /// The JSON text of `v` with object keys sorted at every depth (equal values, equal text).
 pub fn canonical_json(v: &Value) -> String {
-    let mut s = String::new();
-    write_canonical(v, &mut s);
-    s
+    let mut out = Vec::with_capacity(1024);
+    write_canonical(v, &mut out);
+    // serde_json writes valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// FNV-1a, 128 bits: stable across builds and platforms (unlike `std`'s hasher).
-pub fn fnv1a_128(bytes: &[u8]) -> [u8; 16] {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    let mut h = OFFSET;
-    for b in bytes {
-        h ^= u128::from(*b);
-        h = h.wrapping_mul(PRIME);
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// MurmurHash3 x64_128 (seed 0), as 16 big-endian bytes of (h1, h2): stable across builds and
+/// platforms (unlike `std`'s hasher) and fast on large documents. Not cryptographic.
+pub fn hash128(data: &[u8]) -> [u8; 16] {
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    let (mut h1, mut h2) = (0u64, 0u64);
+    let mut blocks = data.chunks_exact(16);
+    for b in &mut blocks {
+        let mut k1 = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+        let mut k2 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+        k1 = k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+        h1 ^= k1;
+        h1 = h1
+            .rotate_left(27)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dc_e729);
+        k2 = k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+        h2 ^= k2;
+        h2 = h2
+            .rotate_left(31)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x3849_5ab5);
     }
-    h.to_be_bytes()
+    let tail = blocks.remainder();
+    let mut t = [0u8; 16];
+    t[..tail.len()].copy_from_slice(tail);
+    let k1 = u64::from_le_bytes(t[..8].try_into().unwrap_or_default());
+    let k2 = u64::from_le_bytes(t[8..].try_into().unwrap_or_default());
+    if tail.len() > 8 {
+        h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+    }
+    if !tail.is_empty() {
+        h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+    }
+    let len = data.len() as u64;
+    h1 ^= len;
+    h2 ^= len;
+    h1 = h1.wrapping_add(h2);
+    h2 = h2.wrapping_add(h1);
+    h1 = fmix64(h1);
+    h2 = fmix64(h2);
+    h1 = h1.wrapping_add(h2);
+    h2 = h2.wrapping_add(h1);
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&h1.to_be_bytes());
+    out[8..].copy_from_slice(&h2.to_be_bytes());
+    out
 }
 
 /// A 128-bit content hash of a value, independent of key order.
 pub fn content_hash(v: &Value) -> [u8; 16] {
-    fnv1a_128(canonical_json(v).as_bytes())
+    let mut out = Vec::with_capacity(4096);
+    write_canonical(v, &mut out);
+    hash128(&out)
 }
 
 #[cfg(test)]
@@ -334,6 +387,16 @@ mod tests {
         assert!(ix.modalities.is_empty());
         assert!(ix.participant_ids.is_empty());
         assert!(index_record(&json!({"id": "x", "version": "1"})).is_none());
+    }
+
+    #[test]
+    fn murmur3_reference_vectors() {
+        assert_eq!(hash128(b""), [0; 16]);
+        let hex: String = hash128(b"hello")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, "cbd8a7b341bd9b025b1e906a48ae1d19");
     }
 
     #[test]

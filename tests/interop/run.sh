@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Interop suite: Microsoft's own Python Graph SDKs (msgraph-sdk, msgraph-beta-sdk from PyPI) drive the real
+# `callrecords serve` through GraphServiceClient only. Starts and stops its own server on a free loopback port.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+venv="${CALLRECORDS_INTEROP_VENV:-$root/target/interop-venv}"
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import msgraph, msgraph_beta, pytest" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "msgraph-sdk==1.65.0" "msgraph-beta-sdk==1.66.0" "pytest==9.2.0"
+fi
+cargo build --locked -q -p callrecords-cli
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/callrecords"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Data: generated records, one big meeting (150 sessions, 300 participants), the docs' examples, log rows.
+"$bin" gen --count 120 --seed 5 > "$work/gen.ndjson"
+"$venv/bin/python" tests/interop/make_data.py "$work"
+"$bin" import --data "$work/data" "$work/gen.ndjson" "$work/big.ndjson" \
+  ../shared/graph-examples/v1.0__callrecords-callrecord-get__response-1.json >/dev/null
+"$bin" gen --kind pstnCall --count 2300 --seed 5 | "$bin" import --data "$work/data" --kind pstnCall - >/dev/null
+"$bin" gen --kind smsLog --count 50 --seed 5 | "$bin" import --data "$work/data" --kind smsLog - >/dev/null
+
+port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/interop/test_sdk.py

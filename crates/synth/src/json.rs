@@ -256,7 +256,7 @@ fn push_frac(buf: &mut Vec<u8>, mut frac: u64, mut width: u32) {
     if frac == 0 {
         return;
     }
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }

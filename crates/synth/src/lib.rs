@@ -143,6 +143,27 @@ pub fn write_call_records(
     count: u64,
     out: &mut impl Write,
 ) -> io::Result<GenStats> {
+    write_call_records_observed(cfg, count, out, |_| {})
+}
+
+/// What was written on one line (for progress reporting and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineInfo {
+    pub version: u32,
+    pub sessions: u64,
+    /// Distinct participants (`participants_v2` entries).
+    pub participants: u64,
+    /// Bytes of the line, newline included.
+    pub bytes: u64,
+}
+
+/// [`write_call_records`], calling `on_line` after each line is written.
+pub fn write_call_records_observed(
+    cfg: &GenConfig,
+    count: u64,
+    out: &mut impl Write,
+    mut on_line: impl FnMut(&LineInfo),
+) -> io::Result<GenStats> {
     let mut stream = RecordStream::new(cfg);
     let mut j = Json::new();
     j.buf.reserve(256 * 1024);
@@ -151,6 +172,12 @@ pub fn write_call_records(
         let (version, sessions) = stream.next_line(&mut j);
         j.buf.push(b'\n');
         out.write_all(&j.buf)?;
+        on_line(&LineInfo {
+            version,
+            sessions,
+            participants: stream.generator.participants(),
+            bytes: j.buf.len() as u64,
+        });
         stats.lines += 1;
         if version == 1 {
             stats.records += 1;

@@ -10,7 +10,8 @@ use callrecords_model::LogKind;
 use rand::Rng;
 
 /// (country code, country name, currency, dialling prefix)
-const PLACES: &[((&str, &str, &str, &str), u32)] = &[
+type Place = (&'static str, &'static str, &'static str, &'static str);
+const PLACES: &[(Place, u32)] = &[
     (("US", "United States", "USD", "+1"), 55),
     (("GB", "United Kingdom", "GBP", "+44"), 12),
     (("DE", "Germany", "EUR", "+49"), 10),
@@ -65,7 +66,7 @@ impl LogGen {
     fn admin_units(&self, r: &mut R, j: &mut Json) {
         j.key("administrativeUnitInfos");
         j.arr();
-        let n = *pick_w(r, &[(0usize, 50), (1, 35), (2, 15)]);
+        let n = pick_w(r, &[(0usize, 50), (1, 35), (2, 15)]);
         let first = r.random_range(0..self.admin_units.len());
         for k in 0..n {
             j.obj();
@@ -112,8 +113,8 @@ impl LogGen {
 
     fn pstn_call(&self, r: &mut R, j: &mut Json) {
         let u = self.dir.pick(r);
-        let (cc, name, cur, prefix) = *pick_w(r, PLACES);
-        let call_type = *pick_w(
+        let (cc, name, cur, prefix) = pick_w(r, PLACES);
+        let call_type = pick_w(
             r,
             &[
                 ("user_in", 38),
@@ -129,7 +130,7 @@ impl LogGen {
         let bot = call_type.starts_with("ucap");
         let international = outbound && r.random_bool(0.12);
         let (other_cc, other_name, other_prefix) = if international {
-            let (c, n, _, p) = *pick_w(r, PLACES);
+            let (c, n, _, p) = pick_w(r, PLACES);
             if c == cc {
                 ("CA", "Canada", "+1")
             } else {
@@ -245,8 +246,8 @@ impl LogGen {
 
     fn direct_routing(&self, r: &mut R, j: &mut Json) {
         let u = self.dir.pick(r);
-        let (cc, _, _, prefix) = *pick_w(r, PLACES);
-        let call_type = *pick_w(
+        let (cc, _, _, prefix) = pick_w(r, PLACES);
+        let call_type = pick_w(
             r,
             &[
                 ("ByotIn", 45),
@@ -326,7 +327,7 @@ impl LogGen {
     fn sms(&self, r: &mut R, j: &mut Json) {
         let u = self.dir.pick(r);
         let user = &self.dir.users[u];
-        let (cc, name, cur, prefix) = *pick_w(r, PLACES);
+        let (cc, name, cur, prefix) = pick_w(r, PLACES);
         let inbound = r.random_bool(0.45);
         let international = !inbound && r.random_bool(0.08);
         j.obj();
@@ -365,7 +366,7 @@ impl LogGen {
         j.k_str("destinationName", name);
         j.k_str("otherPartyCountryCode", cc);
         j.k_str("licenseCapability", "MCOSMS1");
-        j.k_int("smsUnits", *pick_w(r, &[(1i64, 85), (2, 12), (3, 3)]));
+        j.k_int("smsUnits", pick_w(r, &[(1i64, 85), (2, 12), (3, 3)]));
         self.admin_units(r, j);
         j.end_obj();
     }

@@ -298,7 +298,7 @@ impl RecordGen {
         }
         j.end_obj();
         let null_device = j.buf;
-        let mut tr = rng_for(crate::rng::hash_str(&cfg.tenant_id), 0x4143_53, 0);
+        let mut tr = rng_for(crate::rng::hash_str(&cfg.tenant_id), 0x0041_4353, 0);
         let acs_resource = guid(&mut tr);
         let n = dir.users.len();
         RecordGen {
@@ -362,6 +362,7 @@ impl RecordGen {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn new_session(
         &self,
         r: &mut R,
@@ -423,6 +424,11 @@ impl RecordGen {
             m |= M_SCREEN;
         }
         m
+    }
+
+    /// Distinct participants (participants_v2 entries) of the last record written.
+    pub(crate) fn participants(&self) -> u64 {
+        self.parties.len() as u64
     }
 
     /// Writes version `version` of record `index` into `j` (no trailing newline).
@@ -610,7 +616,7 @@ impl RecordGen {
         for _ in 1..version.min(fv) {
             lm += (lognormal(r, 4.0 * 3600.0, 0.5) * TICKS as f64) as i64 + sub_tick(r);
         }
-        let lm_digits = *pick_w(r, &[(7u32, 6), (6, 2), (0, 2)]);
+        let lm_digits = pick_w(r, &[(7u32, 6), (6, 2), (0, 2)]);
         let version = version.min(fv);
 
         j.obj();
@@ -945,7 +951,7 @@ impl RecordGen {
         f.buf.push(b',');
         f.key("feedback");
         f.obj();
-        let rating = *pick_w(
+        let rating = pick_w(
             r,
             &[
                 (fr::EXCELLENT, 28),
@@ -1101,7 +1107,7 @@ impl RecordGen {
             Ep::User { u, .. } => {
                 let user = &self.dir.users[u as usize];
                 let (sa, sb) = user.subnet;
-                let home = conn == 1 && (user.host % 3 == 0);
+                let home = conn == 1 && user.host.is_multiple_of(3);
                 let (ip, subnet) = match conn {
                     2 => {
                         let b = 64 + (user.host % 64);
@@ -1191,7 +1197,7 @@ impl RecordGen {
                 }
                 let wifi = conn == 1;
                 let band = if wifi {
-                    *pick_w(
+                    pick_w(
                         r,
                         &[
                             (wifi_band::GHZ_50, 66),
@@ -1205,7 +1211,7 @@ impl RecordGen {
                 };
                 j.k_str("wifiBand", band);
                 let radio = if wifi {
-                    *pick_w(
+                    pick_w(
                         r,
                         &[
                             (wifi_radio::AC, 42),
@@ -1543,7 +1549,7 @@ fn write_audio_stream(
     let codec = if pstn {
         pick(r, &[ac::PCMU, ac::PCMA, ac::G722, ac::SILK_WIDE])
     } else {
-        *pick_w(
+        pick_w(
             r,
             &[
                 (ac::OPUS, 56),
@@ -1709,7 +1715,7 @@ fn write_video_stream(
     }
     j.k_str(
         "videoCodec",
-        *pick_w(
+        pick_w(
             r,
             &[
                 (vc::H264, 55),

@@ -59,16 +59,16 @@ pub(crate) fn weighted(r: &mut R, weights: &[u32]) -> usize {
 }
 
 /// Picks from `(item, weight)` pairs.
-pub(crate) fn pick_w<'a, T>(r: &mut R, items: &'a [(T, u32)]) -> &'a T {
+pub(crate) fn pick_w<T: Copy>(r: &mut R, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|(_, w)| *w).sum();
     let mut x = r.random_range(0..total);
     for (t, w) in items {
         if x < *w {
-            return t;
+            return *t;
         }
         x -= *w;
     }
-    &items[items.len() - 1].0
+    items[items.len() - 1].0
 }
 
 pub(crate) fn pick<T: Copy>(r: &mut R, items: &[T]) -> T {

@@ -404,7 +404,7 @@ impl Directory {
             };
             let site = r.random_range(0..12u8);
             let subnet = (10 + site * 10, r.random_range(0..64u8) * 4);
-            let (country, prefix) = *crate::rng::pick_w(
+            let (country, prefix) = crate::rng::pick_w(
                 &mut r,
                 &COUNTRIES
                     .iter()

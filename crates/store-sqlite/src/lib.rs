@@ -360,24 +360,22 @@ fn put_batch(
             .query_row(params![ix.id, ix.version, hash], |r| r.get(0))
             .db()?;
         let completes_served = |s: &Served| s.version == ix.version && s.partial && !rec.partial;
-        if seen {
-            // The same content again. The one case that writes: a complete copy of a served copy
-            // that had arrived partial (same content, so the served rows stay; only the flag).
-            if let Some(s) = served
-                .as_ref()
-                .filter(|s| completes_served(s) && s.hash == *hash)
-            {
-                let seq = insert_version(&tx, p, received_us, "stored")?;
-                tx.prepare_cached(
-                    "UPDATE records SET partial = 0, version_seq = ?2, received_us = ?3 WHERE rk = ?1",
-                )
-                .db()?
-                .execute(params![s.rk, seq, received_us])
-                .db()?;
-                outcomes.push(PutOutcome::Stored);
-            } else {
-                outcomes.push(PutOutcome::Duplicate);
-            }
+        let completes = served.as_ref().filter(|s| completes_served(s));
+        if seen && completes.is_none() {
+            outcomes.push(PutOutcome::Duplicate);
+            continue;
+        }
+        // A complete copy of the served version, which had arrived partial: it becomes the served
+        // copy. With the same content the served rows stay; only the flag and the pointer change.
+        if let Some(s) = completes.filter(|s| s.hash == *hash) {
+            let seq = insert_version(&tx, p, received_us, "stored")?;
+            tx.prepare_cached(
+                "UPDATE records SET partial = 0, version_seq = ?2, received_us = ?3 WHERE rk = ?1",
+            )
+            .db()?
+            .execute(params![s.rk, seq, received_us])
+            .db()?;
+            outcomes.push(PutOutcome::Stored);
             continue;
         }
         let serve = match &served {

@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             duplicate_and_conflict,
             partial_then_complete,
             partial_then_identical_complete,
+            complete_copy_of_conflicting_partial,
             duplicates_inside_one_batch,
             newer_version_replaces_children,
             repeated_session_ids,
@@ -76,6 +77,7 @@ where
     duplicate_and_conflict(make_store().await).await;
     partial_then_complete(make_store().await).await;
     partial_then_identical_complete(make_store().await).await;
+    complete_copy_of_conflicting_partial(make_store().await).await;
     duplicates_inside_one_batch(make_store().await).await;
     newer_version_replaces_children(make_store().await).await;
     repeated_session_ids(make_store().await).await;
@@ -481,6 +483,21 @@ pub async fn partial_then_complete(store: Arc<dyn Store>) {
     let v2 = record("pc", 2, Some(0), Some(10), &["a"], "o", 60);
     assert_eq!(put1(&store, &v2, true).await, PutOutcome::Partial);
     assert!(store.get_record("pc").await.unwrap().unwrap().partial);
+}
+
+/// A complete copy whose content was seen before only as a (conflicting) partial copy still
+/// replaces the served partial copy.
+pub async fn complete_copy_of_conflicting_partial(store: Arc<dyn Store>) {
+    let a = record("ccp", 1, Some(0), Some(10), &["a"], "o", 2);
+    let b = record("ccp", 1, Some(0), Some(10), &["a", "b"], "o", 3);
+    assert_eq!(put1(&store, &a, true).await, PutOutcome::Partial);
+    assert_eq!(put1(&store, &b, true).await, PutOutcome::Conflict);
+    assert_eq!(put1(&store, &b, false).await, PutOutcome::Stored);
+    let head = store.get_record("ccp").await.unwrap().unwrap();
+    assert!(!head.partial);
+    assert_eq!(rebuild(&store, "ccp").await, b);
+    assert_eq!(put1(&store, &a, false).await, PutOutcome::Duplicate);
+    assert_eq!(rebuild(&store, "ccp").await, b);
 }
 
 /// A complete copy with the same content as the served partial one clears the partial flag.

@@ -51,7 +51,12 @@ pub struct IncomingRecord {
 /// What happened to one [`IncomingRecord`].
 ///
 /// Precedence when several apply: `Duplicate` > `Stale` > `Conflict` > `Partial` > `Stored`
-/// (`Partial` is reported instead of `Stored` for a partial record that became the served copy).
+/// (`Partial` is reported instead of `Stored` for a partial record that became the served copy;
+/// a partial copy that conflicts or is stale is reported `Conflict` / `Stale`).
+///
+/// One exception to `Duplicate`: when the served copy of a version arrived partial, a complete
+/// (non-partial) copy of that version always replaces it and is reported `Stored`, even if the same
+/// content had been received before (as a partial copy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PutOutcome {
     /// Stored and now the served version.

@@ -156,3 +156,46 @@ async fn session_page_is_an_index_range_scan() {
     assert!(plan.contains("records_by_start"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_batches_on_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                // Every task also writes the same shared ids: exactly one Stored per (id, version).
+                let batch = vec![
+                    rec(&format!("t{t}-{i}"), 1, 2),
+                    rec(&format!("shared-{i}"), 1, 2),
+                ];
+                let out = store.put_records(batch).await.unwrap();
+                assert_eq!(out[0], PutOutcome::Stored);
+                let _ = store
+                    .page_sessions(&format!("t{t}-{i}"), None, 60, true)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let q = RecordQuery {
+        limit: 1,
+        ..RecordQuery::default()
+    };
+    assert_eq!(store.count_records(&q).await.unwrap(), 125);
+    for i in 0..25 {
+        assert_eq!(
+            store
+                .list_versions(&format!("shared-{i}"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             round_trip_is_value_identical,
             unknown_record_is_absent,
+            wrongly_typed_fields_are_absent,
             newer_version_wins,
             stale_version_kept_not_served,
             duplicate_and_conflict,
@@ -72,6 +73,7 @@ where
 {
     round_trip_is_value_identical(make_store().await).await;
     unknown_record_is_absent(make_store().await).await;
+    wrongly_typed_fields_are_absent(make_store().await).await;
     newer_version_wins(make_store().await).await;
     stale_version_kept_not_served(make_store().await).await;
     duplicate_and_conflict(make_store().await).await;
@@ -320,6 +322,36 @@ pub async fn round_trip_is_value_identical(store: Arc<dyn Store>) {
         assert_eq!(s.json, serde_json::to_string(&want).unwrap());
     }
     assert_eq!(rebuild(&store, "rt-1").await, v);
+}
+
+/// Wrongly typed index fields are treated as absent (no panic, no error), and the record is kept
+/// as received.
+pub async fn wrongly_typed_fields_are_absent(store: Arc<dyn Store>) {
+    let v = json!({
+        "id": "wt", "version": 1, "startDateTime": 5, "endDateTime": "not a date",
+        "type": ["x"], "modalities": "audio", "organizer_v2": "org",
+        "participants_v2": {"id": "p"}, "sessions": "none", "lastModifiedDateTime": false
+    });
+    assert_eq!(put1(&store, &v, false).await, PutOutcome::Stored);
+    let head = store.get_record("wt").await.unwrap().unwrap();
+    assert_eq!((head.start_us, head.end_us), (None, None));
+    assert_eq!((head.session_count, head.participant_count), (0, 0));
+    let mut want = v.as_object().unwrap().clone();
+    want.shift_remove("sessions");
+    want.shift_remove("participants_v2");
+    assert_eq!(head.json, serde_json::to_string(&want).unwrap());
+    assert_eq!(
+        store.list_versions("wt").await.unwrap()[0].last_modified,
+        None
+    );
+    assert_eq!(list_ids(&store, &query()).await, vec!["wt"]);
+    // A record with no collections at all.
+    let bare = json!({"id": "bare", "version": 2});
+    assert_eq!(put1(&store, &bare, false).await, PutOutcome::Stored);
+    assert_eq!(
+        store.get_record("bare").await.unwrap().unwrap().json,
+        r#"{"id":"bare","version":2}"#
+    );
 }
 
 /// Lookups of an unknown record are empty, not errors.

@@ -1517,6 +1517,16 @@ fn write_bot_participant(j: &mut Json, tenant: &str) {
     j.end_obj();
 }
 
+/// `v`, or when above `max` a value in `[max/2, max)`: keeps good streams under the CQD thresholds
+/// without piling values up at the bound.
+fn cap(v: f64, max: f64, r: &mut R) -> f64 {
+    if v > max {
+        max * r.random_range(0.5..1.0)
+    } else {
+        v
+    }
+}
+
 fn ms(v: f64) -> u64 {
     v.round().max(0.0) as u64
 }
@@ -1578,18 +1588,26 @@ fn write_audio_stream(
         (_, 1) => 0.042,
         _ => 0.07,
     };
-    let mut jitter = lognormal(r, if conn == 0 { 3.5 } else { 6.0 }, 0.55).clamp(1.0, 28.0);
-    let mut rtt = lognormal(r, if conn == 2 { 80.0 } else { 42.0 }, 0.55).clamp(4.0, 450.0);
+    let mut jitter = cap(
+        lognormal(r, if conn == 0 { 3.5 } else { 6.0 }, 0.55),
+        28.0,
+        r,
+    );
+    let mut rtt = cap(
+        lognormal(r, if conn == 2 { 80.0 } else { 42.0 }, 0.55),
+        450.0,
+        r,
+    );
     let mut loss = if r.random_bool(0.55) {
         0.0
     } else {
-        lognormal(r, 0.004, 1.1).min(0.09)
+        cap(lognormal(r, 0.004, 1.1), 0.09, r)
     };
-    let mut conc = lognormal(r, 0.008, 1.0).min(0.065);
+    let mut conc = cap(lognormal(r, 0.008, 1.0), 0.065, r);
     let mut degr = if r.random_bool(0.2) {
         None
     } else {
-        Some(lognormal(r, 0.22, 0.7).min(0.95))
+        Some(cap(lognormal(r, 0.22, 0.7), 0.95, r))
     };
     if r.random_bool(p_poor) {
         let n = if r.random_bool(0.3) { 2 } else { 1 };

@@ -1,0 +1,291 @@
+//! Turning stored JSON text into response JSON.
+//!
+//! The fast path never builds a `serde_json::Value`: a stored object is split shallowly into its top-level
+//! `(key, raw value text)` pairs (borrowed from the stored string) and spliced into the response, so the
+//! response keeps the stored key order and number formatting byte for byte. Only when a transformation applies
+//! (`$select` is handled on the pairs; `Prefer: omit-values=nulls` and the rewrite of enum members after
+//! `unknownFutureValue`) is the object parsed into a `Value`, transformed and re-serialized.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+use callrecords_model::schema::{ENUMS, find_enum, find_property, find_type};
+use callrecords_model::validate::is_control_annotation;
+use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::ApiError;
+
+/// How values are transformed on the way out (from the `Prefer` header).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shape {
+    /// `Prefer: include-unknown-enum-members`: show members after `unknownFutureValue` as stored.
+    pub include_unknown: bool,
+    /// `Prefer: omit-values=nulls`.
+    pub omit_nulls: bool,
+}
+
+/// One top-level member of an object: its name and its JSON text.
+pub(crate) type Field<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct Shallow<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Shallow<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shallow<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Shallow(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct RawItems<'a>(Vec<&'a RawValue>);
+
+impl<'de> Deserialize<'de> for RawItems<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawItems<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<&'de RawValue>()? {
+                    out.push(v);
+                }
+                Ok(RawItems(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+fn corrupt(e: serde_json::Error) -> ApiError {
+    tracing::error!(error = %e, "stored JSON could not be read");
+    ApiError::internal("A stored item could not be read; see the server log.")
+}
+
+/// The top-level members of a stored object, borrowed.
+pub(crate) fn shallow(raw: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, ApiError> {
+    serde_json::from_str::<Shallow<'_>>(raw)
+        .map(|s| s.0)
+        .map_err(corrupt)
+}
+
+/// The items of a stored JSON array, borrowed.
+pub(crate) fn array_items(raw: &str) -> Result<Vec<&RawValue>, ApiError> {
+    serde_json::from_str::<RawItems<'_>>(raw)
+        .map(|s| s.0)
+        .map_err(corrupt)
+}
+
+/// The quoted names of every enum member after `unknownFutureValue`, e.g. `"azureCommunicationServices"`.
+fn post_sentinel_needles() -> &'static [String] {
+    static NEEDLES: OnceLock<Vec<String>> = OnceLock::new();
+    NEEDLES.get_or_init(|| {
+        let mut v: Vec<String> = ENUMS
+            .iter()
+            .flat_map(|e| {
+                let s = e.sentinel();
+                e.members
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| s.is_some_and(|s| *i > s))
+                    .map(|(_, m)| format!("\"{m}\""))
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    })
+}
+
+/// Whether `raw` may contain an enum member that must be rewritten (cheap substring check).
+pub(crate) fn may_need_enum_rewrite(raw: &str) -> bool {
+    post_sentinel_needles().iter().any(|n| raw.contains(n.as_str()))
+}
+
+/// Whether a member named `key` survives `$select` (`None` = everything). Instance annotations
+/// (`@odata.type`) always survive; `prop@annotation` survives with `prop`.
+pub(crate) fn selected(select: Option<&[String]>, key: &str) -> bool {
+    let Some(sel) = select else { return true };
+    if key.starts_with('@') {
+        return true;
+    }
+    let prop = key.split_once('@').map_or(key, |(p, _)| p);
+    sel.iter().any(|s| s == prop)
+}
+
+/// The members of a stored object of type `ty`, transformed as `shape` asks and filtered by `select`.
+/// Stored control annotations (`@odata.context` …) are dropped.
+pub(crate) fn fields<'a>(
+    raw: &'a str,
+    ty: &str,
+    shape: Shape,
+    select: Option<&[String]>,
+) -> Result<Vec<Field<'a>>, ApiError> {
+    let rewrite = !shape.include_unknown && may_need_enum_rewrite(raw);
+    if !rewrite && !shape.omit_nulls {
+        return Ok(shallow(raw)?
+            .into_iter()
+            .filter(|(k, _)| !is_control_annotation(k) && selected(select, k))
+            .map(|(k, v)| (k, Cow::Borrowed(v.get())))
+            .collect());
+    }
+    let mut value: Value = serde_json::from_str(raw).map_err(corrupt)?;
+    transform(&mut value, ty, shape, rewrite);
+    let Value::Object(map) = value else {
+        return Err(ApiError::internal("A stored item is not a JSON object."));
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        if is_control_annotation(&k) || !selected(select, &k) {
+            continue;
+        }
+        let text = serde_json::to_string(&v).map_err(corrupt)?;
+        out.push((Cow::Owned(k), Cow::Owned(text)));
+    }
+    Ok(out)
+}
+
+/// A stored value (object or array) of type `ty` as response JSON text.
+pub(crate) fn value_text<'a>(raw: &'a str, ty: &str, shape: Shape) -> Result<Cow<'a, str>, ApiError> {
+    let rewrite = !shape.include_unknown && may_need_enum_rewrite(raw);
+    if !rewrite && !shape.omit_nulls {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut value: Value = serde_json::from_str(raw).map_err(corrupt)?;
+    transform(&mut value, ty, shape, rewrite);
+    Ok(Cow::Owned(serde_json::to_string(&value).map_err(corrupt)?))
+}
+
+fn transform(value: &mut Value, ty: &str, shape: Shape, rewrite: bool) {
+    if rewrite {
+        rewrite_enums(value, ty, 0);
+    }
+    if shape.omit_nulls {
+        omit_nulls(value);
+    }
+}
+
+/// Replaces enum members after `unknownFutureValue` by `unknownFutureValue`, walking `value` by the declared
+/// property types of `ty` (following `@odata.type` for derived instances).
+pub(crate) fn rewrite_enums(value: &mut Value, ty: &str, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| rewrite_enums(v, ty, depth + 1)),
+        Value::Object(map) => {
+            let actual = map
+                .get("@odata.type")
+                .and_then(Value::as_str)
+                .map(|t| t.trim_start_matches('#'))
+                .filter(|t| find_type(t).is_some())
+                .map(str::to_owned);
+            let actual = actual.as_deref().unwrap_or(ty);
+            for (k, v) in map.iter_mut() {
+                let Some(p) = find_property(actual, k) else {
+                    continue;
+                };
+                if let Some(e) = find_enum(p.ty) {
+                    let fix = |s: &mut Value| {
+                        if let Value::String(m) = s
+                            && e.is_after_sentinel(m)
+                        {
+                            *m = "unknownFutureValue".to_owned();
+                        }
+                    };
+                    match v {
+                        Value::Array(items) => items.iter_mut().for_each(fix),
+                        other => fix(other),
+                    }
+                } else if find_type(p.ty).is_some() {
+                    rewrite_enums(v, p.ty, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes `null` members from every object, recursively.
+pub(crate) fn omit_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(omit_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(omit_nulls),
+        _ => {}
+    }
+}
+
+/// Appends `s` as a JSON string.
+pub(crate) fn push_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
+    }
+}
+
+/// Appends `"key":`, preceded by a comma unless `first`.
+pub(crate) fn push_key(out: &mut String, first: &mut bool, key: &str) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    push_str(out, key);
+    out.push(':');
+}
+
+/// Appends `"key":"value"`.
+pub(crate) fn push_str_member(out: &mut String, first: &mut bool, key: &str, value: &str) {
+    push_key(out, first, key);
+    push_str(out, value);
+}

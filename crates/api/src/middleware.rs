@@ -33,7 +33,21 @@ async fn request_ids(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut resp = REQUEST_IDS
-        .scope((request_id.clone(), client.clone()), next.run(req))
+        .scope((request_id.clone(), client.clone()), async move {
+            let resp = next.run(req).await;
+            // axum's own 405 for a matched route has an empty body: give it Graph's error body.
+            if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
+                && !resp.headers().contains_key(axum::http::header::CONTENT_TYPE)
+            {
+                let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+                let mut graph = ApiError::method_not_allowed().into_response();
+                if let Some(a) = allow {
+                    graph.headers_mut().insert(axum::http::header::ALLOW, a);
+                }
+                return graph;
+            }
+            resp
+        })
         .await;
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -492,14 +492,13 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_> {
                 })?;
             } else {
                 let raw: Box<RawValue> = map.next_value()?;
-                if key == "@odata.context" {
-                    if let Some(k) = serde_json::from_str::<String>(raw.get())
+                if key == "@odata.context"
+                    && let Some(k) = serde_json::from_str::<String>(raw.get())
                         .ok()
                         .as_deref()
                         .and_then(RecordKind::from_context)
-                    {
-                        self.state.kind = k;
-                    }
+                {
+                    self.state.kind = k;
                 }
                 if !page {
                     fields.push((key, raw));

@@ -218,18 +218,22 @@ fn check_single(ty: &str, value: &Value, path: &mut String, report: &mut Report)
     let expected: Option<&str> = match ty {
         "Edm.String" | "Edm.Guid" => (!value.is_string()).then_some("a string"),
         "Edm.Boolean" => (!value.is_boolean()).then_some("true or false"),
-        "Edm.Int32" => (!value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()))
+        "Edm.Int32" => value
+            .as_i64()
+            .is_none_or(|n| i32::try_from(n).is_err())
             .then_some("a 32-bit integer (Edm.Int32)"),
         "Edm.Int64" => (value.as_i64().is_none()).then_some("an integer (Edm.Int64)"),
         "Edm.Single" | "Edm.Double" | "Edm.Decimal" => (!value.is_number()
             && !matches!(value.as_str(), Some("NaN" | "INF" | "-INF")))
         .then_some("a number"),
-        "Edm.DateTimeOffset" => (!value.as_str().is_some_and(|s| parse_timestamp(s).is_ok()))
-            .then_some("an ISO 8601 date-time with offset"),
-        "Edm.Duration" => (!value
+        "Edm.DateTimeOffset" => value
             .as_str()
-            .is_some_and(|s| parse_duration_nanos(s).is_ok()))
-        .then_some("an ISO 8601 duration"),
+            .is_none_or(|s| parse_timestamp(s).is_err())
+            .then_some("an ISO 8601 date-time with offset"),
+        "Edm.Duration" => value
+            .as_str()
+            .is_none_or(|s| parse_duration_nanos(s).is_err())
+            .then_some("an ISO 8601 duration"),
         _ => {
             if let Some(e) = schema::find_enum(ty) {
                 match value.as_str() {

@@ -1,6 +1,8 @@
 //! Measure batch-put throughput and on-disk size per record.
 //!
 //! `cargo run --release -p callrecords-store-sqlite --example put_speed -- [RECORDS] [BATCH] [plain]`
+//! (`COMPACT=1` for compact raw JSON instead of pretty-printed; `CPU_BREAKDOWN=1` to time the
+//! CPU-only stages).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -69,8 +71,13 @@ fn record(n: usize) -> IncomingRecord {
         ],
         "sessions": [session.clone(), session]
     });
+    let raw = if std::env::var_os("COMPACT").is_some() {
+        serde_json::to_string(&value).unwrap()
+    } else {
+        serde_json::to_string_pretty(&value).unwrap()
+    };
     IncomingRecord {
-        raw: serde_json::to_string_pretty(&value).unwrap(),
+        raw,
         value,
         partial: false,
     }

@@ -245,7 +245,7 @@ async fn dispatch(
     let rest = raw_path.strip_prefix(&prefix).unwrap_or_default();
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let mut segs: Vec<String> = Vec::new();
-    for (i, raw) in rest.split('/').enumerate() {
+    for raw in rest.split('/') {
         let seg = percent_decode_str(raw)
             .decode_utf8()
             .map_err(|_| ApiError::no_route(&raw_path))?
@@ -253,10 +253,8 @@ async fn dispatch(
         if seg.is_empty() {
             return Err(ApiError::no_route(&raw_path));
         }
-        // Key syntax `callRecords('id')`, `sessions('id')`; not for function calls on the collection.
-        if i != 1
-            && let Some((name, key)) = parse_key_segment(&seg)
-        {
+        // Key syntax `callRecords('id')`, `sessions('id')` (function calls never parse as keys).
+        if let Some((name, key)) = parse_key_segment(&seg) {
             segs.push(name);
             segs.push(key);
         } else {
@@ -461,6 +459,11 @@ fn page_limit(top: Option<u64>, served: u64, page: usize) -> usize {
     }
 }
 
+/// Whether items remain under `$top` after this page.
+fn below_top(top: Option<u64>, served: u64, limit: usize) -> bool {
+    top.is_none_or(|t| served + (limit as u64) < t)
+}
+
 /// `{origin}{path}?{options but $skiptoken}&$skiptoken={token}`.
 fn next_link(ctx: &Ctx, path: &str, token: &str) -> String {
     let rest = ctx.q.to_query_string(&["$skiptoken"]);
@@ -538,7 +541,7 @@ async fn list_records(ctx: &Ctx) -> Result<Response, ApiError> {
         rq.limit = limit + 1;
         ctx.state.store.list_records(&rq).await?
     };
-    let more = heads.len() > limit;
+    let more = heads.len() > limit && below_top(ctx.q.top, served, limit);
     heads.truncate(limit);
 
     let mut out = String::with_capacity(heads.iter().map(|h| h.json.len() + 256).sum::<usize>() + 256);
@@ -939,7 +942,7 @@ async fn list_sessions(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
             .page_sessions(&head.id, after, limit + 1, segments)
             .await?
     };
-    let more = rows.len() > limit;
+    let more = rows.len() > limit && below_top(ctx.q.top, served, limit);
     rows.truncate(limit);
     let context = ctx.context(&format!(
         "communications/callRecords('{}')/sessions{}",
@@ -973,7 +976,7 @@ async fn list_participants(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
             .page_participants(&head.id, after, limit + 1)
             .await?
     };
-    let more = rows.len() > limit;
+    let more = rows.len() > limit && below_top(ctx.q.top, served, limit);
     rows.truncate(limit);
     let context = ctx.context(&format!(
         "communications/callRecords('{}')/participants_v2{}",

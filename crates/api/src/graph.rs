@@ -336,10 +336,8 @@ async fn record_child(ctx: &Ctx, id: &str, rest: &[&str]) -> Result<Response, Ap
 
 fn count_text(n: u64) -> Response {
     let mut resp = (StatusCode::OK, n.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     resp
 }
 
@@ -415,7 +413,7 @@ fn decode_token(token: &str, kind: &str) -> Result<Vec<Value>, ApiError> {
         ))
         .into()
     };
-    if token.len() % 2 != 0 || token.len() > 4096 {
+    if !token.len().is_multiple_of(2) || token.len() > 4096 {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> = (0..token.len())
@@ -442,7 +440,10 @@ fn ordinal_token(q: &QueryOptions, kind: &str) -> Result<(Option<u64>, u64), Api
         return Ok((None, 0));
     };
     let items = decode_token(t, kind)?;
-    match (items.get(1).and_then(Value::as_u64), items.get(2).and_then(Value::as_u64)) {
+    match (
+        items.get(1).and_then(Value::as_u64),
+        items.get(2).and_then(Value::as_u64),
+    ) {
         (Some(o), Some(n)) if items.len() == 3 => Ok((Some(o), n)),
         _ => Err(ApiError::bad_request(
             "BadRequest",
@@ -544,7 +545,8 @@ async fn list_records(ctx: &Ctx) -> Result<Response, ApiError> {
     let more = heads.len() > limit && below_top(ctx.q.top, served, limit);
     heads.truncate(limit);
 
-    let mut out = String::with_capacity(heads.iter().map(|h| h.json.len() + 256).sum::<usize>() + 256);
+    let mut out =
+        String::with_capacity(heads.iter().map(|h| h.json.len() + 256).sum::<usize>() + 256);
     out.push('{');
     let mut first = true;
     let ctx_url = ctx.context(&format!(
@@ -632,7 +634,7 @@ async fn load_record(ctx: &Ctx, id: &str) -> Result<RecordHead, ApiError> {
         .await?
         .ok_or_else(not_found)?;
     if let Some(cut) = ctx.cutoff
-        && !head.end_us.or(head.start_us).is_some_and(|t| t >= cut)
+        && head.end_us.or(head.start_us).is_none_or(|t| t < cut)
     {
         return Err(not_found());
     }
@@ -766,7 +768,14 @@ async fn get_record(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let mut out = String::with_capacity(head.json.len() + 1024);
     match &expand {
         Expand::None => {
-            write_record(ctx, &mut out, &head, select.as_deref(), Some(&context), |_| Ok(()))?;
+            write_record(
+                ctx,
+                &mut out,
+                &head,
+                select.as_deref(),
+                Some(&context),
+                |_| Ok(()),
+            )?;
         }
         Expand::Sessions {
             segments,
@@ -801,16 +810,23 @@ async fn get_record(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
                 opts.push(format!("$skiptoken={token}"));
                 format!("{}/sessions?{}", ctx.record_url(&head.id), opts.join("&"))
             });
-            write_record(ctx, &mut out, &head, select.as_deref(), Some(&context), |o| {
-                o.push_str(",\"sessions\":[");
-                o.push_str(&items);
-                o.push(']');
-                if let Some(l) = &link {
-                    o.push_str(",\"sessions@odata.nextLink\":");
-                    push_str(o, l);
-                }
-                Ok(())
-            })?;
+            write_record(
+                ctx,
+                &mut out,
+                &head,
+                select.as_deref(),
+                Some(&context),
+                |o| {
+                    o.push_str(",\"sessions\":[");
+                    o.push_str(&items);
+                    o.push(']');
+                    if let Some(l) = &link {
+                        o.push_str(",\"sessions@odata.nextLink\":");
+                        push_str(o, l);
+                    }
+                    Ok(())
+                },
+            )?;
         }
         Expand::Participants { select: nested } => {
             let (page, a) = ctx.page_size(MAX_PARTICIPANTS_PAGE);
@@ -827,7 +843,13 @@ async fn get_record(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
                 if i > 0 {
                     items.push(',');
                 }
-                write_plain(ctx, &mut items, &r.json, &cr("participant"), nested.as_deref())?;
+                write_plain(
+                    ctx,
+                    &mut items,
+                    &r.json,
+                    &cr("participant"),
+                    nested.as_deref(),
+                )?;
             }
             let link = (more && !rows.is_empty()).then(|| {
                 let last = rows.last().map_or(0, |r| r.ordinal);
@@ -843,16 +865,23 @@ async fn get_record(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
                     opts.join("&")
                 )
             });
-            write_record(ctx, &mut out, &head, select.as_deref(), Some(&context), |o| {
-                if let Some(l) = &link {
-                    o.push_str(",\"participants_v2@odata.nextLink\":");
-                    push_str(o, l);
-                }
-                o.push_str(",\"participants_v2\":[");
-                o.push_str(&items);
-                o.push(']');
-                Ok(())
-            })?;
+            write_record(
+                ctx,
+                &mut out,
+                &head,
+                select.as_deref(),
+                Some(&context),
+                |o| {
+                    if let Some(l) = &link {
+                        o.push_str(",\"participants_v2@odata.nextLink\":");
+                        push_str(o, l);
+                    }
+                    o.push_str(",\"participants_v2\":[");
+                    o.push_str(&items);
+                    o.push(']');
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(ctx.json(out, applied))
@@ -1046,7 +1075,14 @@ async fn get_session(ctx: &Ctx, id: &str, sid: &str) -> Result<Response, ApiErro
         select_suffix(select.as_deref(), segments.then(|| "segments()".to_owned()))
     ));
     let mut out = String::with_capacity(row.json.len() + 256);
-    write_object(ctx, &mut out, &row.json, &ty, select.as_deref(), Some(&context))?;
+    write_object(
+        ctx,
+        &mut out,
+        &row.json,
+        &ty,
+        select.as_deref(),
+        Some(&context),
+    )?;
     Ok(ctx.json(out, None))
 }
 
@@ -1135,7 +1171,14 @@ async fn get_participant(ctx: &Ctx, id: &str, pid: &str) -> Result<Response, Api
         select_suffix(select.as_deref(), None)
     ));
     let mut out = String::with_capacity(row.json.len() + 256);
-    write_object(ctx, &mut out, &row.json, &ty, select.as_deref(), Some(&context))?;
+    write_object(
+        ctx,
+        &mut out,
+        &row.json,
+        &ty,
+        select.as_deref(),
+        Some(&context),
+    )?;
     Ok(ctx.json(out, None))
 }
 

@@ -37,7 +37,9 @@ async fn request_ids(req: Request, next: Next) -> Response {
             let resp = next.run(req).await;
             // axum's own 405 for a matched route has an empty body: give it Graph's error body.
             if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED
-                && !resp.headers().contains_key(axum::http::header::CONTENT_TYPE)
+                && !resp
+                    .headers()
+                    .contains_key(axum::http::header::CONTENT_TYPE)
             {
                 let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
                 let mut graph = ApiError::method_not_allowed().into_response();

@@ -103,7 +103,10 @@ impl Env {
     async fn get_graph(&self, uri: &str) -> Resp {
         self.get_h(
             uri,
-            &[("host", "graph.microsoft.com"), ("x-forwarded-proto", "https")],
+            &[
+                ("host", "graph.microsoft.com"),
+                ("x-forwarded-proto", "https"),
+            ],
         )
         .await
     }
@@ -187,7 +190,9 @@ fn record(id: &str, start: &str, end: &str) -> Value {
 
 async fn replay_get(ver: &str, n: u32, query: &str) {
     let e = env();
-    let expected = example(&format!("{ver}__callrecords-callrecord-get__response-{n}.json"));
+    let expected = example(&format!(
+        "{ver}__callrecords-callrecord-get__response-{n}.json"
+    ));
     e.put(vec![expected.clone()]).await;
     let r = e
         .get_graph(&format!(
@@ -266,7 +271,9 @@ async fn example_list_sessions() {
             rec["sessions"] = expected["value"].clone();
             e.put(vec![stripped(rec)]).await;
             let r = e
-                .get_graph(&format!("/{ver}/communications/callRecords/{id}/sessions{query}"))
+                .get_graph(&format!(
+                    "/{ver}/communications/callRecords/{id}/sessions{query}"
+                ))
                 .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
             let mut want = expected;
@@ -314,20 +321,60 @@ fn micros(s: &str) -> i64 {
 #[tokio::test]
 async fn example_functions() {
     let cases: &[(&str, &str, LogKind, &str)] = &[
-        ("v1.0", "getpstncalls", LogKind::PstnCall, "getPstnCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)"),
-        ("v1.0", "getdirectroutingcalls", LogKind::DirectRoutingCall, "getDirectRoutingCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)"),
-        ("beta", "getpstncalls", LogKind::PstnCall, "getPstnCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)"),
-        ("beta", "getdirectroutingcalls", LogKind::DirectRoutingCall, "getDirectRoutingCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)"),
-        ("beta", "getpstnblockeduserslog", LogKind::PstnBlockedUser, "getPstnBlockedUsersLog(fromDateTime=2022-11-01,toDateTime=2022-12-01)"),
-        ("beta", "getpstnonlinemeetingdialoutreport", LogKind::PstnOnlineMeetingDialout, "getPstnOnlineMeetingDialoutReport(fromDateTime=2022-11-01,toDateTime=2022-12-01)"),
+        (
+            "v1.0",
+            "getpstncalls",
+            LogKind::PstnCall,
+            "getPstnCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)",
+        ),
+        (
+            "v1.0",
+            "getdirectroutingcalls",
+            LogKind::DirectRoutingCall,
+            "getDirectRoutingCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)",
+        ),
+        (
+            "beta",
+            "getpstncalls",
+            LogKind::PstnCall,
+            "getPstnCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)",
+        ),
+        (
+            "beta",
+            "getdirectroutingcalls",
+            LogKind::DirectRoutingCall,
+            "getDirectRoutingCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)",
+        ),
+        (
+            "beta",
+            "getpstnblockeduserslog",
+            LogKind::PstnBlockedUser,
+            "getPstnBlockedUsersLog(fromDateTime=2022-11-01,toDateTime=2022-12-01)",
+        ),
+        (
+            "beta",
+            "getpstnonlinemeetingdialoutreport",
+            LogKind::PstnOnlineMeetingDialout,
+            "getPstnOnlineMeetingDialoutReport(fromDateTime=2022-11-01,toDateTime=2022-12-01)",
+        ),
         // Doc artifact: the documented SMS row (2022-10-06) lies outside the documented range, so ask for October.
-        ("beta", "getsmslog", LogKind::SmsLog, "getSmsLog(fromDateTime=2022-10-01,toDateTime=2022-11-01)"),
+        (
+            "beta",
+            "getsmslog",
+            LogKind::SmsLog,
+            "getSmsLog(fromDateTime=2022-10-01,toDateTime=2022-11-01)",
+        ),
     ];
     for (ver, file, kind, call) in cases {
         let e = env();
-        let expected = example(&format!("{ver}__callrecords-callrecord-{file}__response-1.json"));
+        let expected = example(&format!(
+            "{ver}__callrecords-callrecord-{file}__response-1.json"
+        ));
         let rows = expected["value"].as_array().unwrap().clone();
-        let period = Some((micros("2022-11-01T00:00:00Z"), micros("2022-12-01T00:00:00Z")));
+        let period = Some((
+            micros("2022-11-01T00:00:00Z"),
+            micros("2022-12-01T00:00:00Z"),
+        ));
         e.put_logs(*kind, rows.clone(), period).await;
         for prefix in ["", "microsoft.graph.callRecords."] {
             let r = e
@@ -356,17 +403,29 @@ async fn list_paging_and_top_and_count() {
         recs.push(record(&format!("rec-{i:03}"), &start, &start));
     }
     // Two with the same start: ordered by id.
-    recs.push(record("zz-same", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"));
+    recs.push(record(
+        "zz-same",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00Z",
+    ));
     e.put(recs).await;
     let r = e.get("/v1.0/communications/callRecords?$count=true").await;
     let first = r.json();
     assert_eq!(first["@odata.count"], 131);
     assert_eq!(first["value"].as_array().unwrap().len(), 60);
     assert!(first["value"][0].get("sessions").is_none());
-    assert!(first["value"][0].get("participants_v2@odata.context").is_none());
+    assert!(
+        first["value"][0]
+            .get("participants_v2@odata.context")
+            .is_none()
+    );
     assert!(first["value"][0]["organizer_v2@odata.context"].is_string());
     let link = first["@odata.nextLink"].as_str().unwrap();
-    assert!(link.starts_with("http://localhost/v1.0/communications/callRecords?$count=true&$skiptoken="));
+    assert!(
+        link.starts_with(
+            "http://localhost/v1.0/communications/callRecords?$count=true&$skiptoken="
+        )
+    );
     let all = e.follow(first, &[]).await;
     let ids: Vec<&str> = all.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 131);
@@ -378,7 +437,10 @@ async fn list_paging_and_top_and_count() {
 
     // maxpagesize
     let r = e
-        .get_h("/v1.0/communications/callRecords", &[("prefer", "odata.maxpagesize=25")])
+        .get_h(
+            "/v1.0/communications/callRecords",
+            &[("prefer", "odata.maxpagesize=25")],
+        )
         .await;
     assert_eq!(r.headers["preference-applied"], "odata.maxpagesize=25");
     let v = r.json();
@@ -387,17 +449,26 @@ async fn list_paging_and_top_and_count() {
     assert_eq!(all.len(), 131);
     // above the max: clamped, not applied
     let r = e
-        .get_h("/v1.0/communications/callRecords", &[("prefer", "odata.maxpagesize=500")])
+        .get_h(
+            "/v1.0/communications/callRecords",
+            &[("prefer", "odata.maxpagesize=500")],
+        )
         .await;
     assert!(r.headers.get("preference-applied").is_none());
     assert_eq!(r.json()["value"].as_array().unwrap().len(), 60);
 
     // $top caps the total across pages.
-    let v = e.get("/v1.0/communications/callRecords?$top=70").await.json();
+    let v = e
+        .get("/v1.0/communications/callRecords?$top=70")
+        .await
+        .json();
     assert_eq!(v["value"].as_array().unwrap().len(), 60);
     let all = e.follow(v, &[]).await;
     assert_eq!(all.len(), 70);
-    let v = e.get("/v1.0/communications/callRecords?$top=60").await.json();
+    let v = e
+        .get("/v1.0/communications/callRecords?$top=60")
+        .await
+        .json();
     assert!(v.get("@odata.nextLink").is_none());
     // Exactly 60 matching: no nextLink to an empty page.
     let v = e
@@ -412,7 +483,12 @@ async fn list_paging_and_top_and_count() {
         .await
         .json();
     assert_eq!(v["value"][0], json!({"id": "rec-000", "type": "groupCall"}));
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("callRecords(id,type)"));
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("callRecords(id,type)")
+    );
 }
 
 #[tokio::test]
@@ -427,8 +503,12 @@ async fn skiptoken_survives_ingest() {
     e.put(recs).await;
     let v = e.get("/v1.0/communications/callRecords").await.json();
     // Records ingested before the cursor are not served again and do not shift the page.
-    e.put(vec![record("early", "2023-01-01T00:00:00Z", "2023-01-01T00:00:00Z")])
-        .await;
+    e.put(vec![record(
+        "early",
+        "2023-01-01T00:00:00Z",
+        "2023-01-01T00:00:00Z",
+    )])
+    .await;
     let rest = e.follow(v.clone(), &[]).await;
     assert_eq!(rest.len(), 70);
 }
@@ -451,14 +531,19 @@ async fn nested_paging_sessions_and_participants() {
     e.put(vec![rec]).await;
 
     let v = e
-        .get(&format!("/v1.0/communications/callRecords/{id}?$expand=sessions($expand=segments)"))
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}?$expand=sessions($expand=segments)"
+        ))
         .await
         .json();
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 60);
     assert_eq!(sessions[0]["segments"][0]["id"], "g0");
     let link = v["sessions@odata.nextLink"].as_str().unwrap();
-    assert!(link.contains("/callRecords/big-record/sessions?$expand=segments&$skiptoken="), "{link}");
+    assert!(
+        link.contains("/callRecords/big-record/sessions?$expand=segments&$skiptoken="),
+        "{link}"
+    );
     let page2 = e
         .get(link.strip_prefix("http://localhost").unwrap())
         .await
@@ -467,11 +552,16 @@ async fn nested_paging_sessions_and_participants() {
     assert_eq!(page2["value"][0]["segments"][0]["id"], "g60");
     let mut all: Vec<Value> = sessions.clone();
     all.extend(e.follow(page2, &[]).await);
-    let ids: Vec<String> = all.iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = all
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids, (0..150).map(|i| format!("s{i}")).collect::<Vec<_>>());
 
     let v = e
-        .get(&format!("/v1.0/communications/callRecords/{id}?$expand=participants_v2"))
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}?$expand=participants_v2"
+        ))
         .await
         .json();
     assert_eq!(v["participants_v2"].as_array().unwrap().len(), 130);
@@ -487,7 +577,9 @@ async fn nested_paging_sessions_and_participants() {
 
     // Direct lists.
     let v = e
-        .get(&format!("/v1.0/communications/callRecords/{id}/participants_v2?$count=true"))
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/participants_v2?$count=true"
+        ))
         .await
         .json();
     assert_eq!(v["@odata.count"], 300);
@@ -505,29 +597,85 @@ async fn nested_paging_sessions_and_participants() {
         )
         .await
         .json();
-    assert_eq!(e.follow(v, &[("prefer", "odata.maxpagesize=20")]).await.len(), 70);
+    assert_eq!(
+        e.follow(v, &[("prefer", "odata.maxpagesize=20")])
+            .await
+            .len(),
+        70
+    );
 
     // Counts and containment paths.
-    let r = e.get(&format!("/v1.0/communications/callRecords/{id}/sessions/$count")).await;
+    let r = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/sessions/$count"
+        ))
+        .await;
     assert_eq!(r.text, "150");
     assert!(r.ctype().starts_with("text/plain"));
-    let r = e.get(&format!("/v1.0/communications/callRecords/{id}/participants_v2/$count")).await;
+    let r = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/participants_v2/$count"
+        ))
+        .await;
     assert_eq!(r.text, "300");
-    let v = e.get(&format!("/v1.0/communications/callRecords/{id}/sessions/s7")).await.json();
+    let v = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/sessions/s7"
+        ))
+        .await
+        .json();
     assert_eq!(v["id"], "s7");
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("callRecords('big-record')/sessions/$entity"));
-    let v = e.get(&format!("/v1.0/communications/callRecords('{id}')/sessions('s7')/segments")).await.json();
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("callRecords('big-record')/sessions/$entity")
+    );
+    let v = e
+        .get(&format!(
+            "/v1.0/communications/callRecords('{id}')/sessions('s7')/segments"
+        ))
+        .await
+        .json();
     assert_eq!(v["value"], json!([{"id": "g7"}]));
-    let v = e.get(&format!("/v1.0/communications/callRecords/{id}/sessions/s7/segments/g7")).await.json();
+    let v = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/sessions/s7/segments/g7"
+        ))
+        .await
+        .json();
     assert_eq!(v["id"], "g7");
-    let r = e.get(&format!("/v1.0/communications/callRecords/{id}/sessions/s7/segments/$count")).await;
+    let r = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/sessions/s7/segments/$count"
+        ))
+        .await;
     assert_eq!(r.text, "1");
-    let v = e.get(&format!("/v1.0/communications/callRecords/{id}/participants_v2/p9")).await.json();
+    let v = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/participants_v2/p9"
+        ))
+        .await
+        .json();
     assert_eq!(v["id"], "p9");
-    let v = e.get(&format!("/v1.0/communications/callRecords/{id}/organizer_v2")).await.json();
+    let v = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/organizer_v2"
+        ))
+        .await
+        .json();
     assert_eq!(v["id"], "org-1");
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("/organizer_v2/$entity"));
-    let r = e.get(&format!("/v1.0/communications/callRecords/{id}/sessions/nope")).await;
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/organizer_v2/$entity")
+    );
+    let r = e
+        .get(&format!(
+            "/v1.0/communications/callRecords/{id}/sessions/nope"
+        ))
+        .await;
     r.assert_error(StatusCode::NOT_FOUND, "itemNotFound");
     let r = e.get("/v1.0/communications/callRecords/$count").await;
     assert_eq!(r.text, "1");
@@ -556,18 +704,33 @@ async fn prefer_enums_and_nulls() {
     let r = e.get(url).await;
     assert!(r.headers.get("preference-applied").is_none());
     let v = r.json();
-    assert_eq!(v["value"][0]["caller"]["userAgent"]["productFamily"], "unknownFutureValue");
+    assert_eq!(
+        v["value"][0]["caller"]["userAgent"]["productFamily"],
+        "unknownFutureValue"
+    );
     assert!(v["value"][0]["caller"]["userAgent"]["headerValue"].is_null());
-    let r = e.get_h(url, &[("prefer", "include-unknown-enum-members")]).await;
-    assert_eq!(r.headers["preference-applied"], "include-unknown-enum-members");
+    let r = e
+        .get_h(url, &[("prefer", "include-unknown-enum-members")])
+        .await;
+    assert_eq!(
+        r.headers["preference-applied"],
+        "include-unknown-enum-members"
+    );
     assert_eq!(
         r.json()["value"][0]["caller"]["userAgent"]["productFamily"],
         "azureCommunicationServices"
     );
     let r = e.get_h(url, &[("prefer", "omit-values=nulls")]).await;
     let v = r.json();
-    assert!(v["value"][0]["caller"]["userAgent"].get("headerValue").is_none());
-    assert_eq!(v["value"][0]["caller"]["userAgent"]["productFamily"], "unknownFutureValue");
+    assert!(
+        v["value"][0]["caller"]["userAgent"]
+            .get("headerValue")
+            .is_none()
+    );
+    assert_eq!(
+        v["value"][0]["caller"]["userAgent"]["productFamily"],
+        "unknownFutureValue"
+    );
     // Through the expanded record too, and the record's own nulls.
     let r = e
         .get_h(
@@ -576,9 +739,21 @@ async fn prefer_enums_and_nulls() {
         )
         .await;
     let v = r.json();
-    assert!(v["organizer_v2"]["identity"]["user"].get("displayName").is_none());
-    assert_eq!(v["sessions"][0]["caller"]["userAgent"]["productFamily"], "unknownFutureValue");
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("callRecords(sessions())/$entity"));
+    assert!(
+        v["organizer_v2"]["identity"]["user"]
+            .get("displayName")
+            .is_none()
+    );
+    assert_eq!(
+        v["sessions"][0]["caller"]["userAgent"]["productFamily"],
+        "unknownFutureValue"
+    );
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("callRecords(sessions())/$entity")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -587,49 +762,113 @@ async fn prefer_enums_and_nulls() {
 #[tokio::test]
 async fn errors_and_headers() {
     let e = env();
-    e.put(vec![record("r1", "2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z")]).await;
-    let r = e.get_h("/v1.0/communications/callRecords/nope", &[("client-request-id", "abc-123")]).await;
+    e.put(vec![record(
+        "r1",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:01:00Z",
+    )])
+    .await;
+    let r = e
+        .get_h(
+            "/v1.0/communications/callRecords/nope",
+            &[("client-request-id", "abc-123")],
+        )
+        .await;
     r.assert_error(StatusCode::NOT_FOUND, "itemNotFound");
     assert_eq!(r.headers["client-request-id"], "abc-123");
     assert!(r.headers.contains_key("request-id"));
     for m in [Method::POST, Method::PATCH, Method::DELETE, Method::PUT] {
-        let r = e.send(m.clone(), "/v1.0/communications/callRecords", &[]).await;
+        let r = e
+            .send(m.clone(), "/v1.0/communications/callRecords", &[])
+            .await;
         r.assert_error(StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed");
         let r = e.send(m, "/beta/$metadata", &[]).await;
         r.assert_error(StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed");
     }
-    e.get("/v1.0/communications/calls").await.assert_error(StatusCode::NOT_FOUND, "BadRequest");
-    e.get("/v1.0/communications/callRecords/r1/foo").await.assert_error(StatusCode::NOT_FOUND, "BadRequest");
-    let m = e.get("/v1.0/communications/callRecords?$select=bogus").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get("/v1.0/communications/calls")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BadRequest");
+    e.get("/v1.0/communications/callRecords/r1/foo")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BadRequest");
+    let m = e
+        .get("/v1.0/communications/callRecords?$select=bogus")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     assert!(m.contains("bogus"), "{m}");
-    let m = e.get("/v1.0/communications/callRecords?$search=x").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    let m = e
+        .get("/v1.0/communications/callRecords?$search=x")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
     assert!(m.contains("$search"));
-    e.get("/v1.0/communications/callRecords?$orderby=id").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords?$expand=sessions").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords?$skip=3").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords?$filter=version%20eq%201").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords?$filter=startDateTime%20ge%20nope").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
-    e.get("/v1.0/communications/callRecords?$skiptoken=zz").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
-    e.get("/v1.0/communications/callRecords/r1?$expand=sessions,participants_v2").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords/r1/sessions?$filter=id%20eq%20'x'").await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
-    e.get("/v1.0/communications/callRecords/r1?$select=nope").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get("/v1.0/communications/callRecords?$orderby=id")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords?$expand=sessions")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords?$skip=3")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords?$filter=version%20eq%201")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords?$filter=startDateTime%20ge%20nope")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get("/v1.0/communications/callRecords?$skiptoken=zz")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get("/v1.0/communications/callRecords/r1?$expand=sessions,participants_v2")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords/r1/sessions?$filter=id%20eq%20'x'")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get("/v1.0/communications/callRecords/r1?$select=nope")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     // Option names case-insensitive, percent-encoded.
-    let v = e.get("/v1.0/communications/callRecords?%24SELECT=id").await.json();
+    let v = e
+        .get("/v1.0/communications/callRecords?%24SELECT=id")
+        .await
+        .json();
     assert_eq!(v["value"][0], json!({"id": "r1"}));
-    let v = e.get("/v1.0/communications/callRecords('r1')?$select=id,version").await.json();
+    let v = e
+        .get("/v1.0/communications/callRecords('r1')?$select=id,version")
+        .await
+        .json();
     assert_eq!(v["id"], "r1");
     assert!(v.get("type").is_none());
     // Host headers
     let v = e
         .get_h(
             "/v1.0/communications/callRecords/r1",
-            &[("host", "a.example:8080"), ("x-forwarded-host", "b.example:9443"), ("x-forwarded-proto", "https")],
+            &[
+                ("host", "a.example:8080"),
+                ("x-forwarded-host", "b.example:9443"),
+                ("x-forwarded-proto", "https"),
+            ],
         )
         .await
         .json();
-    assert!(v["@odata.context"].as_str().unwrap().starts_with("https://b.example:9443/v1.0/$metadata#"));
-    let v = e.get_h("/beta/communications/callRecords/r1", &[("host", "a.example:8080")]).await.json();
-    assert_eq!(v["@odata.context"], "http://a.example:8080/beta/$metadata#communications/callRecords/$entity");
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://b.example:9443/v1.0/$metadata#")
+    );
+    let v = e
+        .get_h(
+            "/beta/communications/callRecords/r1",
+            &[("host", "a.example:8080")],
+        )
+        .await
+        .json();
+    assert_eq!(
+        v["@odata.context"],
+        "http://a.example:8080/beta/$metadata#communications/callRecords/$entity"
+    );
 }
 
 #[tokio::test]
@@ -641,13 +880,24 @@ async fn retention() {
     let now = jiff::Timestamp::now();
     let recent = (now - jiff::SignedDuration::from_hours(24)).to_string();
     let old = (now - jiff::SignedDuration::from_hours(24 * 31)).to_string();
-    e.put(vec![record("new", &recent, &recent), record("old", &old, &old)]).await;
+    e.put(vec![
+        record("new", &recent, &recent),
+        record("old", &old, &old),
+    ])
+    .await;
     let v = e.get("/v1.0/communications/callRecords").await.json();
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
     assert_eq!(v["value"][0]["id"], "new");
-    e.get("/v1.0/communications/callRecords/old").await.assert_error(StatusCode::NOT_FOUND, "itemNotFound");
-    e.get("/v1.0/communications/callRecords/old/sessions").await.assert_error(StatusCode::NOT_FOUND, "itemNotFound");
-    assert_eq!(e.get("/v1.0/communications/callRecords/new").await.status, StatusCode::OK);
+    e.get("/v1.0/communications/callRecords/old")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "itemNotFound");
+    e.get("/v1.0/communications/callRecords/old/sessions")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "itemNotFound");
+    assert_eq!(
+        e.get("/v1.0/communications/callRecords/new").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -687,22 +937,43 @@ async fn functions_rules_and_paging() {
     let v = e.get("/v1.0/communications/callRecords/getDirectRoutingCalls(fromDateTime=2023-01-01,toDateTime=2023-01-01T00:05:00Z)").await.json();
     assert_eq!(v["value"].as_array().unwrap().len(), 5);
     // Errors.
-    e.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2023-01-01)").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2023-01-01)")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     e.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2023-02-01,toDateTime=2023-01-01)").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     let m = e.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2023-01-01,toDateTime=2023-06-01)").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     assert!(m.contains("90 days"), "{m}");
-    e.get("/beta/communications/callRecords/getSmsLog(fromDateTime=2023-01-01,toDateTime=2023-06-01)").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+    e.get(
+        "/beta/communications/callRecords/getSmsLog(fromDateTime=2023-01-01,toDateTime=2023-06-01)",
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
     // Direct routing: no documented limit, so longer ranges are accepted.
     assert_eq!(e.get("/v1.0/communications/callRecords/getDirectRoutingCalls(fromDateTime=2023-01-01,toDateTime=2023-06-01)").await.status, StatusCode::OK);
     e.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=yesterday,toDateTime=2023-01-02)").await.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
-    for f in ["getSmsLog", "getPstnBlockedUsersLog", "getPstnOnlineMeetingDialoutReport", "getNothing"] {
-        e.get(&format!("/v1.0/communications/callRecords/{f}(fromDateTime=2023-01-01,toDateTime=2023-01-02)")).await.assert_error(StatusCode::NOT_FOUND, "BadRequest");
+    for f in [
+        "getSmsLog",
+        "getPstnBlockedUsersLog",
+        "getPstnOnlineMeetingDialoutReport",
+        "getNothing",
+    ] {
+        e.get(&format!(
+            "/v1.0/communications/callRecords/{f}(fromDateTime=2023-01-01,toDateTime=2023-01-02)"
+        ))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BadRequest");
     }
-    for f in ["getSmsLog", "getPstnBlockedUsersLog", "microsoft.graph.callRecords.getPstnOnlineMeetingDialoutReport"] {
+    for f in [
+        "getSmsLog",
+        "getPstnBlockedUsersLog",
+        "microsoft.graph.callRecords.getPstnOnlineMeetingDialoutReport",
+    ] {
         let r = e.get(&format!("/beta/communications/callRecords/{f}(fromDateTime=2023-01-01,toDateTime=2023-01-02)")).await;
         assert_eq!(r.status, StatusCode::OK, "{f}: {}", r.text);
     }
-    e.get(&format!("{url}?$top=5")).await.assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
+    e.get(&format!("{url}?$top=5"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalidRequest");
 }
 
 #[tokio::test]
@@ -716,17 +987,32 @@ async fn metadata_documents() {
         let doc = roxmltree::Document::parse(&r.text).unwrap();
         let declared: Vec<String> = doc
             .descendants()
-            .filter(|n| matches!(n.tag_name().name(), "EntityType" | "ComplexType" | "EnumType"))
+            .filter(|n| {
+                matches!(
+                    n.tag_name().name(),
+                    "EntityType" | "ComplexType" | "EnumType"
+                )
+            })
             .map(|n| {
                 let ns = n.parent().unwrap().attribute("Namespace").unwrap();
                 format!("{ns}.{}", n.attribute("Name").unwrap())
             })
             .collect();
         for t in TYPES {
-            assert_eq!(declared.contains(&t.qualified()), beta || !t.beta_only, "{ver} {}", t.qualified());
+            assert_eq!(
+                declared.contains(&t.qualified()),
+                beta || !t.beta_only,
+                "{ver} {}",
+                t.qualified()
+            );
         }
         for en in ENUMS {
-            assert_eq!(declared.contains(&en.qualified()), beta || !en.beta_only, "{ver} {}", en.qualified());
+            assert_eq!(
+                declared.contains(&en.qualified()),
+                beta || !en.beta_only,
+                "{ver} {}",
+                en.qualified()
+            );
         }
         assert!(declared.contains(&"microsoft.graph.cloudCommunications".to_owned()));
         let functions: Vec<&str> = doc
@@ -735,7 +1021,10 @@ async fn metadata_documents() {
             .map(|n| n.attribute("Name").unwrap())
             .collect();
         assert_eq!(functions.len(), if beta { 5 } else { 2 });
-        assert!(doc.descendants().any(|n| n.tag_name().name() == "Singleton" && n.attribute("Name") == Some("communications")));
+        assert!(
+            doc.descendants().any(|n| n.tag_name().name() == "Singleton"
+                && n.attribute("Name") == Some("communications"))
+        );
     }
 }
 
@@ -765,12 +1054,36 @@ mod fuzz {
         "/beta/$metadata",
     ];
     const OPTIONS: &[&str] = &[
-        "$select=id", "$select=", "$select=a/b", "$filter=startDateTime ge 2023-01-01", "$filter=(((",
-        "$top=3", "$top=-1", "$top=99999999999999999999", "$count=true", "$count=maybe", "$skip=2",
-        "$skiptoken=00", "$skiptoken=5b2272222c312c2261222c315d", "$expand=sessions($expand=segments)",
-        "$expand=participants_v2($select=id)", "$expand=*", "$orderby=id desc", "$search=\"x\"",
-        "$format=json", "$format=xml", "$levels=2", "@p=1", "custom=1", "%24select=id", "$filter=participants_v2/any(p:p/id eq 'x')",
-        "$expand=sessions($top=1)", "$apply=x", "%ZZ", "=", "&&",
+        "$select=id",
+        "$select=",
+        "$select=a/b",
+        "$filter=startDateTime ge 2023-01-01",
+        "$filter=(((",
+        "$top=3",
+        "$top=-1",
+        "$top=99999999999999999999",
+        "$count=true",
+        "$count=maybe",
+        "$skip=2",
+        "$skiptoken=00",
+        "$skiptoken=5b2272222c312c2261222c315d",
+        "$expand=sessions($expand=segments)",
+        "$expand=participants_v2($select=id)",
+        "$expand=*",
+        "$orderby=id desc",
+        "$search=\"x\"",
+        "$format=json",
+        "$format=xml",
+        "$levels=2",
+        "@p=1",
+        "custom=1",
+        "%24select=id",
+        "$filter=participants_v2/any(p:p/id eq 'x')",
+        "$expand=sessions($top=1)",
+        "$apply=x",
+        "%ZZ",
+        "=",
+        "&&",
     ];
 
     fn mutate(s: &str, edits: &[(usize, u8)]) -> String {

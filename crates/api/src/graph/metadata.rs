@@ -35,7 +35,10 @@ fn schema(out: &mut String, ns: &str, beta: bool) {
         out,
         r#"    <Schema Namespace="{ns}" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#
     );
-    for e in ENUMS.iter().filter(|e| e.namespace == ns && (beta || !e.beta_only)) {
+    for e in ENUMS
+        .iter()
+        .filter(|e| e.namespace == ns && (beta || !e.beta_only))
+    {
         let _ = writeln!(out, r#"      <EnumType Name="{}">"#, esc(e.name));
         for (i, m) in e.members.iter().enumerate() {
             let _ = writeln!(out, r#"        <Member Name="{}" Value="{i}"/>"#, esc(m));
@@ -132,7 +135,9 @@ fn schema(out: &mut String, ns: &str, beta: bool) {
 fn build(beta: bool) -> String {
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    out.push_str("<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n");
+    out.push_str(
+        "<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n",
+    );
     out.push_str("  <edmx:Reference Uri=\"https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml\">\n    <edmx:Include Namespace=\"Org.OData.Core.V1\" Alias=\"Core\"/>\n  </edmx:Reference>\n");
     out.push_str("  <edmx:DataServices>\n");
     schema(&mut out, ROOT_NS, beta);

@@ -142,7 +142,9 @@ fn post_sentinel_needles() -> &'static [String] {
 
 /// Whether `raw` may contain an enum member that must be rewritten (cheap substring check).
 pub(crate) fn may_need_enum_rewrite(raw: &str) -> bool {
-    post_sentinel_needles().iter().any(|n| raw.contains(n.as_str()))
+    post_sentinel_needles()
+        .iter()
+        .any(|n| raw.contains(n.as_str()))
 }
 
 /// Whether a member named `key` survives `$select` (`None` = everything). Instance annotations
@@ -189,7 +191,11 @@ pub(crate) fn fields<'a>(
 }
 
 /// A stored value (object or array) of type `ty` as response JSON text.
-pub(crate) fn value_text<'a>(raw: &'a str, ty: &str, shape: Shape) -> Result<Cow<'a, str>, ApiError> {
+pub(crate) fn value_text<'a>(
+    raw: &'a str,
+    ty: &str,
+    shape: Shape,
+) -> Result<Cow<'a, str>, ApiError> {
     let rewrite = !shape.include_unknown && may_need_enum_rewrite(raw);
     if !rewrite && !shape.omit_nulls {
         return Ok(Cow::Borrowed(raw));

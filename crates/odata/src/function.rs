@@ -141,6 +141,44 @@ fn split_params(s: &str) -> Vec<&str> {
 ///
 /// `Ok(None)` when the segment is not function-call shaped (no parentheses, a non-identifier
 /// name, or key syntax such as `callRecords('id')`); `Err` when it is, but malformed.
+/// Splits `a=1b=2` into `a=1` and `b=2`: Microsoft's Python Graph SDK (kiota's URI-template expansion) drops
+/// the comma between function parameters and sends `getPstnCalls(fromDateTime=…toDateTime=…)`. An unquoted
+/// value never contains `=`, so a second `=` marks where the next parameter name begins (a name starts with a
+/// letter, so the digits of the previous value are not taken into it).
+fn split_glued(part: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = part;
+    loop {
+        let Some(first) = rest.find('=') else { break };
+        let value = &rest[first + 1..];
+        if value.trim_start().starts_with('\'') {
+            break;
+        }
+        let Some(second) = value.find('=').map(|i| first + 1 + i) else {
+            break;
+        };
+        let bytes = rest.as_bytes();
+        let mut k = second;
+        while k > first + 1 && (bytes[k - 1].is_ascii_alphanumeric() || bytes[k - 1] == b'_') {
+            k -= 1;
+        }
+        while k < second && bytes[k].is_ascii_digit() {
+            k += 1;
+        }
+        // `…00:00:00ZtoDateTime=`: the `Z` closes the date-time.
+        if k + 1 < second && bytes[k] == b'Z' && bytes[k - 1].is_ascii_digit() {
+            k += 1;
+        }
+        if k >= second || k <= first + 1 {
+            break;
+        }
+        out.push(&rest[..k]);
+        rest = &rest[k..];
+    }
+    out.push(rest);
+    out
+}
+
 pub fn parse_function_segment(segment: &str) -> Result<Option<FunctionCall>, ODataError> {
     let Some((full_name, rest)) = segment.split_once('(') else {
         return Ok(None);
@@ -167,7 +205,7 @@ pub fn parse_function_segment(segment: &str) -> Result<Option<FunctionCall>, ODa
     let err = |msg: String| ODataError::bad_request(format!("function '{name}': {msg}"));
     let mut params: Vec<(String, ParamValue)> = Vec::new();
     if !trimmed.is_empty() {
-        for p in split_params(inner) {
+        for p in split_params(inner).into_iter().flat_map(split_glued) {
             let (pn, pv) = p.split_once('=').ok_or_else(|| {
                 err(format!(
                     "expected name=value, found '{}'",
@@ -220,4 +258,28 @@ pub fn parse_key_segment(segment: &str) -> Option<(String, String)> {
     }
     let key = unquote(rest.strip_suffix(')')?).ok()??;
     Some((name.to_owned(), key))
+}
+
+#[cfg(test)]
+mod glued_tests {
+    use super::*;
+
+    #[test]
+    fn parameters_glued_without_a_comma_as_the_python_sdk_sends_them() {
+        let f = parse_function_segment(
+            "microsoft.graph.callRecords.getPstnCalls(fromDateTime=2026-01-01T00:00:00+00:00toDateTime=2026-03-31T00:00:00+00:00)",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(f.name, "getPstnCalls");
+        let names: Vec<&str> = f.params.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["fromDateTime", "toDateTime"]);
+        assert_eq!(
+            split_glued("a=2019-11-01b=2019-12-01"),
+            ["a=2019-11-01", "b=2019-12-01"]
+        );
+        assert_eq!(split_glued("a=2019-11-01Zb2=1"), ["a=2019-11-01Z", "b2=1"]);
+        assert_eq!(split_glued("a='x=y'"), ["a='x=y'"]);
+        assert_eq!(split_glued("a=1"), ["a=1"]);
+    }
 }

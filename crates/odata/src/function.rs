@@ -148,8 +148,7 @@ fn split_params(s: &str) -> Vec<&str> {
 fn split_glued(part: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = part;
-    loop {
-        let Some(first) = rest.find('=') else { break };
+    while let Some(first) = rest.find('=') {
         let value = &rest[first + 1..];
         if value.trim_start().starts_with('\'') {
             break;

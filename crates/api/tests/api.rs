@@ -872,6 +872,37 @@ async fn errors_and_headers() {
 }
 
 #[tokio::test]
+async fn compression_and_snapshots() {
+    let e = env();
+    e.put(vec![record(
+        "r1",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:01:00Z",
+    )])
+    .await;
+    for enc in ["gzip", "br"] {
+        let r = e
+            .get_h(
+                "/v1.0/communications/callRecords",
+                &[("accept-encoding", enc)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.headers["content-encoding"], enc);
+        assert_eq!(r.ctype(), "application/json");
+    }
+    let v = e.get("/beta/communications/callRecords/r1").await.json();
+    insta::assert_json_snapshot!("get_record_beta", v);
+    let mut err = e
+        .get("/v1.0/communications/callRecords?$select=nope")
+        .await
+        .json();
+    err["error"]["innerError"]["request-id"] = json!("[request-id]");
+    err["error"]["innerError"]["date"] = json!("[date]");
+    insta::assert_json_snapshot!("bad_select_error", err);
+}
+
+#[tokio::test]
 async fn retention() {
     let e = env_with(Config {
         graph_retention: true,

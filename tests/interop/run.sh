@@ -32,4 +32,4 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/interop/test_sdk.py
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py

@@ -292,7 +292,7 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = bin()
-        .args(["gen", "--count", "400", "--seed", "11", "--small"])
+        .args(["gen", "--count", "3000", "--seed", "11", "--small"])
         .output()
         .unwrap();
     let lines: Vec<String> = String::from_utf8(out.stdout)
@@ -304,6 +304,8 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
     let port = server.1;
 
     // A sender thread posts small batches; the main thread kills the server while it is sending.
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let acks_sender = acks.clone();
     let sender = std::thread::spawn(move || {
         let mut acknowledged: Vec<Value> = Vec::new();
         for chunk in lines.chunks(5) {
@@ -312,6 +314,7 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
                 Ok((200, resp)) => {
                     let v: Value = serde_json::from_str(&resp).expect("ingest answer is JSON");
                     assert_eq!(v["results"].as_array().unwrap().len(), chunk.len());
+                    acks_sender.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     acknowledged.extend(
                         chunk
                             .iter()
@@ -323,7 +326,11 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
         }
         acknowledged
     });
-    std::thread::sleep(Duration::from_millis(700));
+    // Kill once a few batches were acknowledged, while the sender is still streaming.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acks.load(std::sync::atomic::Ordering::SeqCst) < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     server.0.kill().unwrap(); // SIGKILL
     server.0.wait().unwrap();
     let acknowledged = sender.join().unwrap();
@@ -332,7 +339,7 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
         "nothing was acknowledged before the kill"
     );
     assert!(
-        acknowledged.len() < 400,
+        acknowledged.len() < 3000,
         "the kill came after the whole stream; the test proves nothing"
     );
 

@@ -201,7 +201,8 @@ fn import_keeps_every_good_record_value_identical_and_names_the_bad_ones() {
             latest.insert(id, v);
         }
     }
-    for f in ["v1.0__callrecords-callrecord-get__response-1.json"] {
+    {
+        let f = "v1.0__callrecords-callrecord-get__response-1.json";
         let mut v: Value =
             serde_json::from_str(&std::fs::read_to_string(examples().join(f)).unwrap()).unwrap();
         strip(&mut v);
@@ -242,6 +243,7 @@ fn free_port() -> u16 {
         .port()
 }
 
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
 fn start(data: &Path) -> Server {
     let port = free_port();
     let child = bin()

@@ -15,7 +15,13 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const EXAMPLES: &str = "/work/shared/graph-examples";
+/// The official examples: `../shared/graph-examples` beside the checkout (or `$CALLRECORDS_SHARED`).
+fn examples_dir() -> std::path::PathBuf {
+    std::env::var_os("CALLRECORDS_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("graph-examples")
+}
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -161,7 +167,7 @@ impl Resp {
 }
 
 fn example(name: &str) -> Value {
-    let text = std::fs::read_to_string(Path::new(EXAMPLES).join(name)).unwrap();
+    let text = std::fs::read_to_string(examples_dir().join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -1174,5 +1180,186 @@ mod fuzz {
         rec["participants_v2"] = json!([{"id": "p1"}]);
         e.put(vec![rec]).await;
         e
+    }
+}
+
+/// `POST /ingest/...`: outcomes per record, and bad bodies answered in Graph's error format.
+mod ingest {
+    use super::*;
+
+    impl Env {
+        async fn post(&self, uri: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Resp {
+            let mut req = Request::builder().method(Method::POST).uri(uri);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = self
+                .app
+                .clone()
+                .oneshot(req.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            Resp {
+                status,
+                headers,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn ndjson_with_bad_lines_keeps_the_good_ones() {
+        let env = env();
+        let body = concat!(
+            "{\"id\":\"a\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"b\",\"version\":1,\"sessions\":[{\"modalities\":\"audio\"}]}\n",
+            "{\"id\":\"c\",\"vers\n",
+            "{\"id\":\"a\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"a\",\"version\":2,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"a\",\"version\":1,\"startDateTime\":\"2026-01-05T11:00:00Z\"}\n",
+        );
+        let r = env
+            .post(
+                "/ingest/callRecords",
+                body.into(),
+                &[("content-type", "application/x-ndjson")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = r.json();
+        let outcomes: Vec<&str> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "stored",
+                "invalid",
+                "invalid",
+                "duplicate",
+                "stored",
+                "stale"
+            ]
+        );
+        assert_eq!(
+            v["results"][1]["errors"][0],
+            "sessions[0].modalities: expected an array, got \"audio\""
+        );
+        assert_eq!(v["results"][2]["line"], 3);
+        assert_eq!(v["counts"]["invalid"], 2);
+        // served: version 2; history: every version, the raw JSON as received
+        let got = env.get("/v1.0/communications/callRecords/a").await.json();
+        assert_eq!(got["version"], 2);
+        let versions = env.get("/admin/callRecords/a/versions").await.json();
+        assert_eq!(versions["value"].as_array().unwrap().len(), 3);
+        let raw = env.get("/admin/callRecords/a/versions/1").await;
+        assert_eq!(
+            raw.text,
+            "{\"id\":\"a\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}"
+        );
+        env.get("/admin/callRecords/zzz/versions")
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "itemNotFound");
+    }
+
+    #[tokio::test]
+    async fn pages_gzip_and_log_rows() {
+        use std::io::Write;
+        let env = env();
+        let page = example("v1.0__callrecords-callrecord-getpstncalls__response-1.json");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(page.to_string().as_bytes()).unwrap();
+        let gz = enc.finish().unwrap();
+        let r = env
+            .post(
+                "/ingest/pstnCalls",
+                gz.clone(),
+                &[("content-encoding", "gzip")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let n = page["value"].as_array().unwrap().len();
+        assert_eq!(r.json()["counts"]["stored"], n);
+        let r = env
+            .post("/ingest/pstnCalls", gz, &[("content-encoding", "gzip")])
+            .await;
+        assert_eq!(
+            r.json()["counts"]["duplicate"],
+            n,
+            "re-ingesting the same rows is idempotent"
+        );
+        let rows = env.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2019-11-01,toDateTime=2019-12-01)").await.json();
+        assert_eq!(rows["value"].as_array().unwrap().len(), n);
+        // dial-out rows need their period
+        let dial = example(
+            "beta__callrecords-callrecord-getpstnonlinemeetingdialoutreport__response-1.json",
+        );
+        let r = env
+            .post(
+                "/ingest/pstnOnlineMeetingDialouts",
+                dial.to_string().into(),
+                &[],
+            )
+            .await;
+        r.assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        let r = env
+            .post(
+                "/ingest/pstnOnlineMeetingDialouts?from=2022-11-01&to=2022-12-01",
+                dial.to_string().into(),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn hopeless_bodies_get_graph_errors() {
+        let env = env_with(Config {
+            ingest_limit: 4096,
+            ..Config::default()
+        });
+        env.post("/ingest/callRecords", b"not json at all".to_vec(), &[])
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        env.post("/ingest/callRecords", Vec::new(), &[])
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        env.post(
+            "/ingest/callRecords",
+            b"{\"id\": \"a\", \"version\": 1, \"sessions\": [".to_vec(),
+            &[],
+        )
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        let deep = format!(
+            "{{\"id\":\"x\",\"version\":1,\"n\":{}{}}}",
+            "[".repeat(1000),
+            "]".repeat(1000)
+        );
+        env.post("/ingest/callRecords", deep.into(), &[])
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        let big = vec![b' '; 5000];
+        env.post("/ingest/callRecords", big, &[])
+            .await
+            .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "requestEntityTooLarge");
+        env.post(
+            "/ingest/callRecords",
+            b"\x1f\x8b\x08garbage".to_vec(),
+            &[("content-encoding", "gzip")],
+        )
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
+        env.post("/ingest/nonsense", b"{}".to_vec(), &[])
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "BadRequest");
+        // the server still serves afterwards
+        assert_eq!(env.get("/healthz").await.status, StatusCode::OK);
     }
 }

@@ -37,7 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if path.extension().is_some_and(|e| e == "json")
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         {
-            bodies.insert(stem.to_owned(), axum::body::Bytes::from(std::fs::read(&path)?));
+            bodies.insert(
+                stem.to_owned(),
+                axum::body::Bytes::from(std::fs::read(&path)?),
+            );
         }
     }
     let n = bodies.len();
@@ -49,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        eprintln!("static-server: {n} bodies from {dir} on http://{}", listener.local_addr()?);
+        eprintln!(
+            "static-server: {n} bodies from {dir} on http://{}",
+            listener.local_addr()?
+        );
         axum::serve(listener, app).await?;
         Ok(())
     })

@@ -4,6 +4,7 @@
 #   bash bench/run.sh            full suite (minutes)
 #   bash bench/run.sh --smoke    tiny corpus, seconds, every step; prints the table, judges no goal
 #   bash bench/run.sh --growth   also the growth series at 10k / 100k / 1M stored records (long)
+#   bash bench/run.sh --growth-only   only the growth series (BENCH_GROWTH_POINTS="10000 100000" to shorten)
 #
 # Data goes to bench/data/, outputs to bench/out/ (both git-ignored). Servers listen on free loopback
 # ports and are killed on exit. Every figure is the median of REPS runs; ratios are against a baseline
@@ -14,10 +15,12 @@ ROOT=$PWD
 
 SMOKE=0
 GROWTH=0
+GROWTH_ONLY=0
 for a in "$@"; do
   case "$a" in
     --smoke) SMOKE=1 ;;
     --growth) GROWTH=1 ;;
+    --growth-only) GROWTH=1; GROWTH_ONLY=1 ;;
     *) echo "usage: bench/run.sh [--smoke] [--growth]" >&2; exit 2 ;;
   esac
 done
@@ -150,6 +153,7 @@ ingest_suite() {
   result goal "ingest $label POST >= 0.5x baseline" ratio "$(python3 -c "print(f'{$b/$p:.2f}')")" "$(python3 -c "print('met' if $b/$p>=0.5 else 'NOT met')")"
 }
 
+if [ "$GROWTH_ONLY" = 0 ]; then
 gen_file "$INGEST_N" "$DATA/ingest.ndjson"
 gen_file "$SMALL_N" "$DATA/ingest-small.ndjson" --small
 ingest_suite "default records" "$DATA/ingest.ndjson"
@@ -169,6 +173,7 @@ RA=$(rss_run "$RSS_A"); RB=$(rss_run "$RSS_B")
 result rss "import - ($RSS_A small records)" "peak RSS KB" "$RA"
 result rss "import - ($RSS_B small records)" "peak RSS KB" "$RB" "$(python3 -c "print(f'{$RB/$RA:.2f}x of $RSS_A')")"
 result goal "peak RSS flat ($RSS_B vs $RSS_A records, <= 1.25x)" ratio "$(python3 -c "print(f'{$RB/$RA:.2f}')")" "$(python3 -c "print('met' if $RB/$RA<=1.25 else 'NOT met')")"
+fi
 
 # ---------------------------------------------------------------- reads
 # wrk_once URL -> "rps p50ms p99ms"
@@ -254,6 +259,7 @@ print(best["id"], f)
 '
 }
 
+if [ "$GROWTH_ONLY" = 0 ]; then
 : >"$OUT/reads.txt"
 log "reads: store of $READ_N default records"
 gen_file "$READ_N" "$DATA/read.ndjson"
@@ -304,6 +310,7 @@ result goal "big meeting: first sessions page p99 < 5 ms (-c 8)" p99ms "$BIG_P99
 while read -r lab n mr m50 m99 msr; do
   result goal "reads (${lab//_/ }) $n >= 0.5x static" ratio "$(python3 -c "print(f'{$mr/$msr:.2f}')")" "$(python3 -c "print('met' if $mr/$msr>=0.5 else 'NOT met')")"
 done < <(grep -v '^big_meeting' "$OUT/reads.txt")
+fi
 
 # ---------------------------------------------------------------- growth
 if [ "$GROWTH" = 1 ]; then
@@ -349,4 +356,4 @@ print("-+-".join("-" * x for x in w))
 for r in rows:
     print(" | ".join(c.ljust(w[i]) for i, c in enumerate(r)))
 PY
-cp "$RES" "$OUT/results-$( [ "$SMOKE" = 1 ] && echo smoke || echo full ).tsv"
+cp "$RES" "$OUT/results-$( [ "$SMOKE" = 1 ] && echo smoke || { [ "$GROWTH_ONLY" = 1 ] && echo growth; } || echo full ).tsv"

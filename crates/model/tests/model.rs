@@ -435,3 +435,36 @@ proptest! {
         prop_assert!(same(&back, &record));
     }
 }
+
+#[test]
+fn a_fifty_megabyte_line_is_one_valid_record() {
+    // A huge meeting on one NDJSON line, between two ordinary lines.
+    let mut record = example("v1.0__callrecords-callrecord-get__response-2.json");
+    strip_control_annotations(&mut record);
+    let session = record["sessions"][0].clone();
+    let one = session.to_string().len();
+    let copies = 50 * 1024 * 1024 / one + 1;
+    record["sessions"] = Value::Array(vec![session; copies]);
+    let big = record.to_string();
+    assert!(big.len() >= 50 * 1024 * 1024);
+    let input = format!("{{\"id\":\"a\",\"version\":1}}\n{big}\n{{\"id\":\"c\",\"version\":1}}\n");
+    let mut seen = Vec::new();
+    read_items(
+        "big.ndjson",
+        input.as_bytes(),
+        RecordKind::CallRecord,
+        &mut |item| {
+            let text = item.text.unwrap();
+            let len = text.len();
+            let prepared = prepare(item.kind, text).unwrap();
+            seen.push((
+                item.location.line,
+                len,
+                prepared.value["sessions"].as_array().map_or(0, Vec::len),
+            ));
+        },
+    )
+    .unwrap();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[1], (Some(2), big.len(), copies));
+}

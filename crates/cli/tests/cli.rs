@@ -378,3 +378,53 @@ fn records_acknowledged_before_a_sigkill_survive_it() {
         assert_eq!(store.integrity_check().await.unwrap(), "ok");
     });
 }
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .args(["gen", "--count", "400", "--seed", "3"])
+        .output()
+        .unwrap();
+    let body = String::from_utf8(out.stdout).unwrap();
+    let mut server = start(&data);
+    let port = server.1;
+    let sender = std::thread::spawn(move || http(port, "POST", "/ingest/callRecords", &body));
+    std::thread::sleep(Duration::from_millis(150)); // the upload is under way
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, resp) = sender
+        .join()
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(status, 200, "{resp}");
+    let v: Value = serde_json::from_str(&resp).unwrap();
+    assert_eq!(v["counts"]["received"], 400);
+    let exit = server.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // everything acknowledged is there after a restart
+    let server = start(&data);
+    let (status, list) = http(
+        server.1,
+        "GET",
+        "/v1.0/communications/callRecords?$count=true&$top=1",
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let distinct: std::collections::HashSet<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(list["@odata.count"], distinct.len());
+}

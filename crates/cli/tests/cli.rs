@@ -428,3 +428,91 @@ fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         .collect();
     assert_eq!(list["@odata.count"], distinct.len());
 }
+
+#[test]
+fn import_runs_beside_a_serving_process_on_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data);
+    let (status, before) = http(
+        server.1,
+        "GET",
+        "/v1.0/communications/callRecords?$count=true",
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&before).unwrap()["@odata.count"],
+        0
+    );
+
+    // The server ingests over HTTP while another process imports into the same SQLite file.
+    let file = dir.path().join("gen.ndjson");
+    let out = bin()
+        .args(["gen", "--count", "300", "--seed", "21", "--small"])
+        .output()
+        .unwrap();
+    std::fs::write(&file, &out.stdout).unwrap();
+    let port = server.1;
+    let posting = std::thread::spawn(move || {
+        let body = String::from_utf8(
+            bin()
+                .args(["gen", "--count", "200", "--seed", "22", "--small"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        for chunk in body.lines().collect::<Vec<_>>().chunks(20) {
+            let (status, resp) =
+                http(port, "POST", "/ingest/callRecords", &chunk.join("\n")).unwrap();
+            assert_eq!(status, 200, "{resp}");
+        }
+    });
+    let import = bin()
+        .arg("import")
+        .arg("--data")
+        .arg(&data)
+        .arg("--batch-size")
+        .arg("25")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    posting.join().unwrap();
+
+    // The serving process sees what the other process imported (every distinct id of both sources).
+    let mut ids = std::collections::HashSet::new();
+    for seed in ["21", "22"] {
+        let count = if seed == "21" { "300" } else { "200" };
+        let out = bin()
+            .args(["gen", "--count", count, "--seed", seed, "--small"])
+            .output()
+            .unwrap();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            ids.insert(
+                serde_json::from_str::<Value>(line).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    let (status, after) = http(
+        server.1,
+        "GET",
+        "/v1.0/communications/callRecords?$count=true&$top=1",
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&after).unwrap()["@odata.count"],
+        ids.len()
+    );
+}

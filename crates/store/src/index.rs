@@ -1,6 +1,7 @@
 //! Backend-neutral helpers: the index columns of a record, its split into head / sessions /
 //! participants, and content hashes for idempotency. Wrongly typed fields are treated as absent.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The columns a backend indexes, extracted from a record's parsed value.
@@ -246,6 +247,203 @@ pub fn split_record(value: &Value) -> SplitRecord {
     }
 }
 
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The members of a JSON object as (key, exact value text), in input order, duplicates included.
+struct RawObject<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for RawObject<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawObject<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawObject<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(k) = map.next_key::<Key<'de>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(RawObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Whether a piece of raw JSON may hold an OData control annotation (then the stripped parsed value is
+/// serialized instead of the raw text).
+fn may_hold_annotation(raw: &str) -> bool {
+    raw.contains("@odata.")
+}
+
+fn push_key(out: &mut String, k: &str) {
+    if k.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(k);
+        out.push('"');
+    } else {
+        out.push_str(&to_json(&Value::String(k.to_owned())));
+    }
+}
+
+/// The members of the raw object `raw` that survive in the stripped object `m` (control annotations removed),
+/// or `None` when they do not match one for one (duplicate keys, a different shape).
+fn raw_members<'a>(raw: &'a str, m: &Map<String, Value>) -> Option<Vec<(Key<'a>, &'a RawValue)>> {
+    let RawObject(mut members) = serde_json::from_str(raw).ok()?;
+    members.retain(|(k, _)| !callrecords_model::validate::is_control_annotation(&k.0));
+    (members.len() == m.len() && members.iter().all(|(k, _)| m.contains_key(k.0.as_ref())))
+        .then_some(members)
+}
+
+/// Split one session using its raw text: the row is the session exactly as received (without `segments`).
+fn split_session_raw(raw: &RawValue, value: &Value) -> SplitSession {
+    let text = raw.get();
+    let Value::Object(m) = value else {
+        return split_session(value);
+    };
+    if may_hold_annotation(text) {
+        return split_session(value);
+    }
+    let Some(members) = raw_members(text, m) else {
+        return split_session(value);
+    };
+    let mut json = String::with_capacity(text.len());
+    json.push('{');
+    let mut segments = None;
+    let mut segments_at = None;
+    let mut first = true;
+    for (k, v) in members {
+        if k.0 == "segments" {
+            segments = Some(v.get().to_owned());
+            segments_at = Some(json.len());
+            continue;
+        }
+        if !first {
+            json.push(',');
+        }
+        first = false;
+        push_key(&mut json, &k.0);
+        json.push(':');
+        json.push_str(v.get());
+    }
+    json.push('}');
+    SplitSession {
+        id: m.get("id").and_then(Value::as_str).map(str::to_owned),
+        json,
+        segments,
+        segments_at,
+    }
+}
+
+/// Like [`split_record`], but taking every part's text from `raw` (the record exactly as received) instead of
+/// re-serializing `value` (the parsed, annotation-stripped record): cheaper, and session / participant rows
+/// are the received text. Parts whose raw text holds an `@odata.` annotation, and records whose raw members
+/// do not match `value` one for one (duplicate keys), are serialized from `value` as [`split_record`] does.
+pub fn split_record_raw(raw: &str, value: &Value) -> SplitRecord {
+    let Value::Object(m) = value else {
+        return split_record(value);
+    };
+    let Some(members) = raw_members(raw, m) else {
+        return split_record(value);
+    };
+    let mut head = String::with_capacity(4096);
+    head.push('{');
+    let mut sessions = Vec::new();
+    let mut participants = Vec::new();
+    let mut first = true;
+    for (k, v) in members {
+        let key = k.0.as_ref();
+        let Some(parsed) = m.get(key) else {
+            return split_record(value);
+        };
+        if key == "sessions" {
+            if let Value::Array(items) = parsed {
+                let Ok(raws) = serde_json::from_str::<Vec<&RawValue>>(v.get()) else {
+                    return split_record(value);
+                };
+                if raws.len() != items.len() {
+                    return split_record(value);
+                }
+                sessions = raws
+                    .into_iter()
+                    .zip(items)
+                    .map(|(r, s)| split_session_raw(r, s))
+                    .collect();
+            }
+            continue;
+        }
+        if key == "participants_v2" {
+            if let Value::Array(items) = parsed {
+                let Ok(raws) = serde_json::from_str::<Vec<&RawValue>>(v.get()) else {
+                    return split_record(value);
+                };
+                if raws.len() != items.len() {
+                    return split_record(value);
+                }
+                participants = raws
+                    .into_iter()
+                    .zip(items)
+                    .map(|(r, p)| SplitParticipant {
+                        id: p.get("id").and_then(Value::as_str).map(str::to_owned),
+                        json: if may_hold_annotation(r.get()) {
+                            to_json(p)
+                        } else {
+                            r.get().to_owned()
+                        },
+                    })
+                    .collect();
+            }
+            continue;
+        }
+        if is_nav_key(key, "sessions") || is_nav_key(key, "participants_v2") {
+            continue;
+        }
+        if !first {
+            head.push(',');
+        }
+        first = false;
+        push_key(&mut head, key);
+        head.push(':');
+        if may_hold_annotation(v.get()) {
+            head.push_str(&to_json(parsed));
+        } else {
+            head.push_str(v.get());
+        }
+    }
+    head.push('}');
+    SplitRecord {
+        head,
+        sessions,
+        participants,
+    }
+}
+
 fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
@@ -348,9 +546,14 @@ pub fn hash128(data: &[u8]) -> [u8; 16] {
 
 /// A 128-bit content hash of a value, independent of key order.
 pub fn content_hash(v: &Value) -> [u8; 16] {
-    let mut out = Vec::with_capacity(4096);
-    write_canonical(v, &mut out);
-    hash128(&out)
+    content_hash_in(v, &mut Vec::with_capacity(4096))
+}
+
+/// [`content_hash`] using `buf` as scratch space (cleared first), so a loop can reuse one allocation.
+pub fn content_hash_in(v: &Value, buf: &mut Vec<u8>) -> [u8; 16] {
+    buf.clear();
+    write_canonical(v, buf);
+    hash128(buf)
 }
 
 #[cfg(test)]
@@ -387,6 +590,74 @@ mod tests {
         assert!(ix.modalities.is_empty());
         assert!(ix.participant_ids.is_empty());
         assert!(index_record(&json!({"id": "x", "version": "1"})).is_none());
+    }
+
+    fn strip(v: &mut Value) {
+        callrecords_model::validate::strip_control_annotations(v);
+    }
+
+    #[test]
+    fn raw_split_matches_value_split_on_compact_input() {
+        let v = json!({"id": "r", "version": 1, "type": "groupCall",
+            "sessions": [{"id": "s1", "segments": [{"id": "g"}], "x": 1.5},
+                         {"segments": [], "id": "s2"}, {"id": "s3"}],
+            "organizer_v2": {"id": "o"},
+            "participants_v2": [{"id": "p1"}, {"id": "p2", "n": "é"}], "endDateTime": null});
+        let raw = serde_json::to_string(&v).unwrap();
+        assert_eq!(split_record_raw(&raw, &v), split_record(&v));
+    }
+
+    #[test]
+    fn raw_split_keeps_the_received_text() {
+        let raw = "{ \"id\" : \"r\", \"version\": 2,\n \"sessions\": [ {\"id\": \"s\",  \"segments\": [ {\"id\":\"g\"} ], \"modalities\": [\"audio\"], \"n\": 1.0e0, \"u\": \"\\u00e9\"} ],\n \"participants_v2\": [ {\"id\" : \"p\"} ] }";
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let s = split_record_raw(raw, &v);
+        assert_eq!(s.head, "{\"id\":\"r\",\"version\":2}");
+        assert_eq!(
+            s.sessions[0].json,
+            "{\"id\":\"s\",\"modalities\":[\"audio\"],\"n\":1.0e0,\"u\":\"\\u00e9\"}"
+        );
+        assert_eq!(s.sessions[0].segments.as_deref(), Some("[ {\"id\":\"g\"} ]"));
+        assert_eq!(s.sessions[0].id.as_deref(), Some("s"));
+        let back = splice_segments(
+            &s.sessions[0].json,
+            s.sessions[0].segments.as_deref().unwrap(),
+            s.sessions[0].segments_at.unwrap(),
+        );
+        let back: Value = serde_json::from_str(&back).unwrap();
+        assert_eq!(back, v["sessions"][0]);
+        assert_eq!(s.participants[0].json, "{\"id\" : \"p\"}");
+        assert_eq!(s.participants[0].id.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn raw_split_drops_control_annotations_like_the_value_split() {
+        let raw = r##"{"@odata.context":"c","id":"r","version":1,"sessions@odata.nextLink":"n","sessions":[{"id":"s","segments@odata.count":1,"segments":[],"@odata.type":"#t"}],"organizer_v2@odata.context":"x","organizer_v2":{"id":"o","user@odata.context":"y"},"participants_v2":[{"id":"p","@odata.context":"z"}]}"##;
+        let mut v: Value = serde_json::from_str(raw).unwrap();
+        strip(&mut v);
+        assert_eq!(split_record_raw(raw, &v), split_record(&v));
+    }
+
+    #[test]
+    fn raw_split_falls_back_on_duplicate_keys_and_odd_shapes() {
+        for raw in [
+            r#"{"id":"r","version":1,"id":"q","sessions":[{"id":"a","id":"b"}]}"#,
+            r#"{"id":"r","version":1,"sessions":{"id":"a"},"participants_v2":null}"#,
+            r#"{"id":"r","version":1,"sessions":[1,[2],{"id":"s","id":"t"}]}"#,
+        ] {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(split_record_raw(raw, &v), split_record(&v), "{raw}");
+        }
+        let v = json!([1]);
+        assert_eq!(split_record_raw("[1]", &v), split_record(&v));
+    }
+
+    #[test]
+    fn content_hash_reuses_its_buffer() {
+        let mut buf = Vec::new();
+        let a = json!({"b": 1, "a": [true, null]});
+        assert_eq!(content_hash_in(&a, &mut buf), content_hash(&a));
+        assert_eq!(content_hash_in(&json!(2), &mut buf), content_hash(&json!(2)));
     }
 
     #[test]

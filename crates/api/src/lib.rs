@@ -7,6 +7,7 @@
 //! Graph's error body.
 
 pub mod admin;
+mod cache;
 pub mod error;
 pub mod graph;
 pub mod ingest;
@@ -65,8 +66,11 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::routes(&state.config))
         .merge(admin::routes())
         .fallback(middleware::fallback)
-        .with_state(state);
-    middleware::apply(router)
+        .with_state(state.clone());
+    // Rendered Graph answers are cached unless they depend on the clock (retention).
+    let cache =
+        (!state.config.graph_retention).then(|| cache::ResponseCache::new(state.store.clone()));
+    middleware::apply(router, cache)
 }
 
 async fn readyz(

@@ -9,18 +9,25 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 
+use crate::cache::ResponseCache;
 use crate::error::{ApiError, REQUEST_IDS};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-pub(crate) fn apply(router: Router) -> Router {
+/// Layers, innermost first: panic catcher, response cache (when given), request ids, compression.
+/// The cache is inside the request-id layer so that a cached answer still gets its own ids.
+pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
+    let router = router.layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("The server failed to answer this request.").into_response()
+        },
+    ));
+    let router = match cache {
+        Some(c) => router.layer(middleware::from_fn_with_state(c, crate::cache::layer)),
+        None => router,
+    };
     router
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::internal("The server failed to answer this request.").into_response()
-            },
-        ))
         .layer(middleware::from_fn(request_ids))
         .layer(CompressionLayer::new())
 }

@@ -1363,3 +1363,201 @@ mod ingest {
         assert_eq!(env.get("/healthz").await.status, StatusCode::OK);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The response cache
+
+mod cache {
+    use super::*;
+
+    fn with_sessions(id: &str, version: i64, name: &str) -> Value {
+        let mut r = record(id, "2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z");
+        r["version"] = json!(version);
+        r["joinWebUrl"] = json!(format!("https://example.com/{name}"));
+        r["sessions"] =
+            json!((0..3)
+            .map(|i| json!({
+                "id": format!("s{i}"), "modalities": ["audio"],
+                "startDateTime": "2024-03-01T10:00:00Z", "endDateTime": "2024-03-01T10:30:00Z",
+                "segments": [{"id": format!("g{i}"), "startDateTime": "2024-03-01T10:00:00Z",
+                              "endDateTime": "2024-03-01T10:30:00Z"}]
+            }))
+            .collect::<Vec<_>>());
+        r
+    }
+
+    const EXPAND: &str = "/v1.0/communications/callRecords/c1?$expand=sessions($expand=segments)";
+    const SESSIONS: &str = "/v1.0/communications/callRecords/c1/sessions";
+    const FILTER: &str = "/v1.0/communications/callRecords?$filter=startDateTime%20ge%202024-03-01T09:00:00Z%20and%20startDateTime%20lt%202024-03-01T11:00:00Z";
+
+    /// A new app on the same store: an empty cache, so its answer is a fresh render.
+    fn fresh_app(e: &Env) -> Env {
+        let store = e.store.clone();
+        Env {
+            _dir: tempfile::tempdir().unwrap(),
+            app: app(AppState {
+                store: store.clone(),
+                config: Arc::new(Config::default()),
+            }),
+            store,
+        }
+    }
+
+    fn header<'a>(r: &'a Resp, name: &str) -> &'a str {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn cached_answers_are_byte_identical_with_their_own_request_ids() {
+        let e = env();
+        e.put(vec![with_sessions("c1", 1, "one")]).await;
+        for uri in [EXPAND, SESSIONS, FILTER, "/beta/$metadata"] {
+            let first = e.get_h(uri, &[("client-request-id", "abc")]).await;
+            assert_eq!(first.status, StatusCode::OK, "{uri}: {}", first.text);
+            let again = e.get_h(uri, &[("client-request-id", "def")]).await;
+            let fresh = fresh_app(&e).get(uri).await;
+            assert_eq!(again.status, StatusCode::OK);
+            assert_eq!(again.text, first.text, "{uri}");
+            assert_eq!(fresh.text, first.text, "{uri}");
+            assert_eq!(again.ctype(), first.ctype());
+            assert_ne!(header(&again, "request-id"), "");
+            assert_ne!(header(&again, "request-id"), header(&first, "request-id"));
+            assert_eq!(header(&first, "client-request-id"), "abc");
+            assert_eq!(header(&again, "client-request-id"), "def");
+        }
+        // Compression still applies to a cached answer.
+        let gz = e.get_h(EXPAND, &[("accept-encoding", "gzip")]).await;
+        assert_eq!(header(&gz, "content-encoding"), "gzip");
+    }
+
+    #[tokio::test]
+    async fn a_put_through_the_store_is_seen_at_once() {
+        let e = env();
+        e.put(vec![with_sessions("c1", 1, "one")]).await;
+        for uri in [EXPAND, SESSIONS, FILTER] {
+            assert_eq!(e.get(uri).await.status, StatusCode::OK);
+            assert_eq!(e.get(uri).await.status, StatusCode::OK);
+        }
+        let mut v2 = with_sessions("c1", 2, "two");
+        v2["sessions"].as_array_mut().unwrap().pop();
+        e.put(vec![v2]).await;
+        let r = e.get(EXPAND).await.json();
+        assert_eq!(r["version"], 2);
+        assert_eq!(r["joinWebUrl"], "https://example.com/two");
+        assert_eq!(r["sessions"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            e.get(SESSIONS).await.json()["value"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(e.get(FILTER).await.json()["value"][0]["version"], 2);
+        // A new record in the window shows up in the list.
+        e.put(vec![with_sessions("c0", 1, "zero")]).await;
+        assert_eq!(
+            e.get(FILTER).await.json()["value"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        // And a 404 turns into a 200 once the record arrives.
+        let missing = "/v1.0/communications/callRecords/c9";
+        e.get(missing)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "itemNotFound");
+        e.put(vec![with_sessions("c9", 1, "nine")]).await;
+        assert_eq!(e.get(missing).await.status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_write_by_another_store_on_the_same_directory_is_seen() {
+        let e = env();
+        e.put(vec![with_sessions("c1", 1, "one")]).await;
+        for uri in [EXPAND, SESSIONS, FILTER] {
+            assert_eq!(e.get(uri).await.status, StatusCode::OK);
+            assert_eq!(e.get(uri).await.status, StatusCode::OK);
+        }
+        // As `callrecords import` would, from another process.
+        let other = SqliteStore::open(e._dir.path()).unwrap();
+        let v2 = with_sessions("c1", 2, "two");
+        other
+            .put_records(vec![IncomingRecord {
+                raw: v2.to_string(),
+                value: v2,
+                partial: false,
+            }])
+            .await
+            .unwrap();
+        let r = e.get(EXPAND).await.json();
+        assert_eq!(r["joinWebUrl"], "https://example.com/two");
+        assert_eq!(e.get(FILTER).await.json()["value"][0]["version"], 2);
+        assert_eq!(
+            e.get(&format!("{SESSIONS}?$count=true")).await.json()["@odata.count"],
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn prefer_and_host_headers_do_not_share_entries() {
+        let e = env();
+        e.put(vec![with_sessions("c1", 1, "one")]).await;
+        let plain = e.get(SESSIONS).await;
+        let paged = e
+            .get_h(SESSIONS, &[("prefer", "odata.maxpagesize=1")])
+            .await;
+        assert_eq!(plain.json()["value"].as_array().unwrap().len(), 3);
+        assert_eq!(paged.json()["value"].as_array().unwrap().len(), 1);
+        assert_eq!(header(&paged, "preference-applied"), "odata.maxpagesize=1");
+        assert_eq!(header(&plain, "preference-applied"), "");
+        let again = e.get(SESSIONS).await;
+        assert_eq!(again.text, plain.text);
+        assert_eq!(header(&again, "preference-applied"), "");
+        let a = e.get_h(EXPAND, &[("host", "a.example")]).await.json();
+        let b = e.get_h(EXPAND, &[("host", "b.example")]).await.json();
+        let fwd = e
+            .get_h(
+                EXPAND,
+                &[("host", "a.example"), ("x-forwarded-proto", "https")],
+            )
+            .await
+            .json();
+        let fwd_host = e
+            .get_h(
+                EXPAND,
+                &[("host", "a.example"), ("x-forwarded-host", "c.example")],
+            )
+            .await
+            .json();
+        let ctx = |v: &Value| v["@odata.context"].as_str().unwrap().to_owned();
+        assert!(ctx(&a).starts_with("http://a.example/"), "{}", ctx(&a));
+        assert!(ctx(&b).starts_with("http://b.example/"), "{}", ctx(&b));
+        assert!(ctx(&fwd).starts_with("https://a.example/"), "{}", ctx(&fwd));
+        assert!(
+            ctx(&fwd_host).starts_with("http://c.example/"),
+            "{}",
+            ctx(&fwd_host)
+        );
+    }
+
+    #[tokio::test]
+    async fn retention_answers_are_not_cached() {
+        let e = env_with(Config {
+            graph_retention: true,
+            ..Config::default()
+        });
+        let recent = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let mut r = with_sessions("c1", 1, "one");
+        r["startDateTime"] = json!(recent);
+        r["endDateTime"] = json!(recent);
+        e.put(vec![r]).await;
+        assert_eq!(e.get(EXPAND).await.status, StatusCode::OK);
+        assert_eq!(e.get(EXPAND).await.status, StatusCode::OK);
+    }
+}

@@ -24,6 +24,8 @@ use callrecords_store::{
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+mod generation;
+
 /// The migrations, applied in order; `PRAGMA user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
 
@@ -51,6 +53,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     compress: bool,
+    /// `data_generation`: a connection of its own watching `PRAGMA data_version`.
+    generation: generation::Generation,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -188,12 +192,14 @@ impl SqliteStore {
         let path = dir.join(DB_FILE);
         let mut writer = open_connection(&path)?;
         migrate(&mut writer)?;
+        let generation = generation::Generation::open(&path)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 compress: true,
+                generation,
             }),
         })
     }
@@ -580,17 +586,29 @@ fn session_from_row(r: &rusqlite::Row<'_>, with_segments: bool) -> rusqlite::Res
 fn record_filter(q: &RecordQuery, with_cursor: bool) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("1");
     let mut params: Vec<SqlValue> = Vec::new();
-    if q.start_lower.is_some() || q.start_upper.is_some() {
-        sql.push_str(" AND r.start_key > ?");
-        params.push(SqlValue::Integer(i64::MIN));
-    }
-    if let Some(b) = q.start_lower {
-        sql.push_str(if b.inclusive {
+    // ONE lower bound on start_key: with two (`> MIN` for "has a start" and the filter's own),
+    // SQLite uses only the first for its index range and scans every record before the window.
+    // Records without a start (start_key = MIN) never match a start bound, so the lower bound is
+    // the stricter of `> MIN` and the filter's.
+    let lower = match q.start_lower {
+        Some(b) if b.micros > i64::MIN && b.inclusive => Some((b.micros, true)),
+        Some(b) => Some((b.micros, false)),
+        None if q.start_upper.is_some() => Some((i64::MIN, false)),
+        None => None,
+    };
+    // Likewise the keyset cursor `(start_key, id) > (s, id)` is a lower bound: when it implies the
+    // filter's (s past it), leave the filter's out so the index seek starts at the cursor.
+    let cursor = q.after.as_ref().filter(|_| with_cursor);
+    let implied = |(micros, inclusive): (i64, bool)| {
+        cursor.is_some_and(|(s, _)| *s > micros || (*s == micros && inclusive))
+    };
+    if let Some((micros, inclusive)) = lower.filter(|l| !implied(*l)) {
+        sql.push_str(if inclusive {
             " AND r.start_key >= ?"
         } else {
             " AND r.start_key > ?"
         });
-        params.push(SqlValue::Integer(b.micros));
+        params.push(SqlValue::Integer(micros));
     }
     if let Some(b) = q.start_upper {
         sql.push_str(if b.inclusive {
@@ -618,9 +636,9 @@ fn record_filter(q: &RecordQuery, with_cursor: bool) -> (String, Vec<SqlValue>) 
         sql.push_str(" AND r.retention_key >= ?");
         params.push(SqlValue::Integer(cutoff));
     }
-    if with_cursor && let Some((start, id)) = &q.after {
-        sql.push_str(" AND (r.start_key > ? OR (r.start_key = ? AND r.id > ?))");
-        params.push(SqlValue::Integer(*start));
+    if let Some((start, id)) = cursor {
+        // A row value, so SQLite seeks records_by_start (start_key, id) instead of scanning.
+        sql.push_str(" AND (r.start_key, r.id) > (?, ?)");
         params.push(SqlValue::Integer(*start));
         params.push(SqlValue::Text(id.clone()));
     }
@@ -966,6 +984,10 @@ impl Store for SqliteStore {
             Ok(to_u64(n))
         })
         .await
+    }
+
+    fn data_generation(&self) -> Result<u64, StoreError> {
+        self.inner.generation.current()
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -199,3 +199,51 @@ async fn concurrent_batches_on_one_store() {
         );
     }
 }
+
+/// A write through a second store on the same directory (as `callrecords import` beside `serve`)
+/// changes the first store's `data_generation`, and so does the first store's own write.
+#[tokio::test]
+async fn generation_sees_writes_of_another_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqliteStore::open(dir.path()).unwrap();
+    let b = SqliteStore::open(dir.path()).unwrap();
+    let g0 = a.data_generation().unwrap();
+    b.put_records(vec![rec("other", 1, 2)]).await.unwrap();
+    let g1 = a.data_generation().unwrap();
+    assert_ne!(g1, g0);
+    assert_eq!(a.data_generation().unwrap(), g1);
+    a.put_records(vec![rec("own", 1, 2)]).await.unwrap();
+    assert_ne!(a.data_generation().unwrap(), g1);
+}
+
+/// The list query with a start window seeks the window: one lower bound on start_key, and the
+/// keyset cursor as a row value.
+#[tokio::test]
+async fn filtered_list_seeks_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.put_records(vec![rec("plan", 1, 1)]).await.unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    for sql in [
+        "SELECT r.id FROM records r WHERE 1 AND r.start_key >= ?1 AND r.start_key < ?2 \
+         ORDER BY r.start_key, r.id LIMIT 61",
+        "SELECT r.id FROM records r WHERE 1 AND r.start_key < ?2 AND (r.start_key, r.id) > (?1, 'x') \
+         ORDER BY r.start_key, r.id LIMIT 61",
+    ] {
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params![0, 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join(" | ");
+        // The range starts at the window (or cursor), not at the first record.
+        assert!(
+            plan.contains("records_by_start (start_key>?")
+                || plan.contains("records_by_start ((start_key,id)>(?,?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}

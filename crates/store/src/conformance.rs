@@ -51,7 +51,8 @@ macro_rules! conformance_tests {
             log_rows_each_kind,
             log_rows_dial_out_period,
             log_rows_reject_dial_out_without_period,
-            health_ok
+            health_ok,
+            generation_changes_after_writes
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -95,6 +96,7 @@ where
     log_rows_dial_out_period(make_store().await).await;
     log_rows_reject_dial_out_without_period(make_store().await).await;
     health_ok(make_store().await).await;
+    generation_changes_after_writes(make_store().await).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1235,4 +1237,36 @@ pub async fn log_rows_reject_dial_out_without_period(store: Arc<dyn Store>) {
 /// A fresh store is healthy.
 pub async fn health_ok(store: Arc<dyn Store>) {
     store.health().await.unwrap();
+}
+
+/// `data_generation` is stable while nothing is written and changes after every committed write
+/// (records and log rows), and not after reads.
+pub async fn generation_changes_after_writes(store: Arc<dyn Store>) {
+    let g0 = store.data_generation().unwrap();
+    assert_eq!(
+        store.data_generation().unwrap(),
+        g0,
+        "no write, same generation"
+    );
+    let _ = store.get_record("nope").await.unwrap();
+    assert_eq!(store.data_generation().unwrap(), g0, "reads leave it alone");
+    let v1 = record("gen", 1, Some(0), Some(10), &["a"], "o", 1);
+    assert_eq!(put1(&store, &v1, false).await, PutOutcome::Stored);
+    let g1 = store.data_generation().unwrap();
+    assert_ne!(g1, g0, "a stored record changes the generation");
+    assert_eq!(store.data_generation().unwrap(), g1);
+    let v2 = record("gen", 2, Some(0), Some(12), &["a", "b"], "o", 2);
+    assert_eq!(put1(&store, &v2, false).await, PutOutcome::Stored);
+    let g2 = store.data_generation().unwrap();
+    assert_ne!(g2, g1, "a newer version changes the generation");
+    let kind = LogKind::PstnCall;
+    store
+        .put_log_rows(kind, vec![log_row(kind, "g", None)], None)
+        .await
+        .unwrap();
+    assert_ne!(
+        store.data_generation().unwrap(),
+        g2,
+        "a log row changes the generation"
+    );
 }

@@ -270,4 +270,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// A number that changes whenever the stored data may have changed: after every committed write,
+    /// whether by this store object, another one on the same data, or another process. Equal values
+    /// from two calls mean nothing was committed in between, so anything rendered from the store
+    /// after the first call is still current (response caches rely on this). Cheap (microseconds,
+    /// no blocking I/O beyond a shared-memory check): callers may ask on every request.
+    fn data_generation(&self) -> Result<u64, StoreError>;
 }

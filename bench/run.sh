@@ -5,6 +5,7 @@
 #   bash bench/run.sh --smoke    tiny corpus, seconds, every step; prints the table, judges no goal
 #   bash bench/run.sh --growth   also the growth series at 10k / 100k / 1M stored records (long)
 #   bash bench/run.sh --growth-only   only the growth series (BENCH_GROWTH_POINTS="10000 100000" to shorten)
+#   bash bench/run.sh --reads-only    only the reads and the big meeting (add --growth for the growth series)
 #
 # Data goes to bench/data/, outputs to bench/out/ (both git-ignored). Servers listen on free loopback
 # ports and are killed on exit. Every figure is the median of REPS runs; ratios are against a baseline
@@ -16,12 +17,14 @@ ROOT=$PWD
 SMOKE=0
 GROWTH=0
 GROWTH_ONLY=0
+READS_ONLY=0
 for a in "$@"; do
   case "$a" in
     --smoke) SMOKE=1 ;;
     --growth) GROWTH=1 ;;
     --growth-only) GROWTH=1; GROWTH_ONLY=1 ;;
-    *) echo "usage: bench/run.sh [--smoke] [--growth]" >&2; exit 2 ;;
+    --reads-only) READS_ONLY=1 ;;
+    *) echo "usage: bench/run.sh [--smoke] [--growth] [--growth-only] [--reads-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -153,7 +156,7 @@ ingest_suite() {
   result goal "ingest $label POST >= 0.5x baseline" ratio "$(python3 -c "print(f'{$b/$p:.2f}')")" "$(python3 -c "print('met' if $b/$p>=0.5 else 'NOT met')")"
 }
 
-if [ "$GROWTH_ONLY" = 0 ]; then
+if [ "$GROWTH_ONLY" = 0 ] && [ "$READS_ONLY" = 0 ]; then
 gen_file "$INGEST_N" "$DATA/ingest.ndjson"
 gen_file "$SMALL_N" "$DATA/ingest-small.ndjson" --small
 ingest_suite "default records" "$DATA/ingest.ndjson"

@@ -5,6 +5,7 @@
 #   bash bench/run.sh --smoke    tiny corpus, seconds, every step; prints the table, judges no goal
 #   bash bench/run.sh --growth   also the growth series at 10k / 100k / 1M stored records (long)
 #   bash bench/run.sh --growth-only   only the growth series (BENCH_GROWTH_POINTS="10000 100000" to shorten)
+#   bash bench/run.sh --ingest-only   only ingest and peak RSS (combine with --smoke for a quick check)
 #   bash bench/run.sh --reads-only    only the reads and the big meeting (add --growth for the growth series)
 #
 # Data goes to bench/data/, outputs to bench/out/ (both git-ignored). Servers listen on free loopback
@@ -18,13 +19,15 @@ SMOKE=0
 GROWTH=0
 GROWTH_ONLY=0
 READS_ONLY=0
+INGEST_ONLY=0
 for a in "$@"; do
   case "$a" in
     --smoke) SMOKE=1 ;;
     --growth) GROWTH=1 ;;
     --growth-only) GROWTH=1; GROWTH_ONLY=1 ;;
     --reads-only) READS_ONLY=1 ;;
-    *) echo "usage: bench/run.sh [--smoke] [--growth] [--growth-only] [--reads-only]" >&2; exit 2 ;;
+    --ingest-only) INGEST_ONLY=1 ;;
+    *) echo "usage: bench/run.sh [--smoke] [--growth] [--growth-only] [--reads-only] [--ingest-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -39,8 +42,8 @@ SEED=7
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-bench}
 BIN=$CARGO_TARGET_DIR/release
-DATA=$ROOT/bench/data
-OUT=$ROOT/bench/out
+DATA=${BENCH_DATA:-$ROOT/bench/data}
+OUT=${BENCH_OUT:-$ROOT/bench/out}
 RES=$OUT/results.tsv
 mkdir -p "$DATA" "$OUT"
 : >"$RES"
@@ -262,7 +265,7 @@ print(best["id"], f)
 '
 }
 
-if [ "$GROWTH_ONLY" = 0 ]; then
+if [ "$GROWTH_ONLY" = 0 ] && [ "$INGEST_ONLY" = 0 ]; then
 : >"$OUT/reads.txt"
 log "reads: store of $READ_N default records"
 gen_file "$READ_N" "$DATA/read.ndjson"
@@ -316,7 +319,7 @@ done < <(grep -v '^big_meeting' "$OUT/reads.txt")
 fi
 
 # ---------------------------------------------------------------- growth
-if [ "$GROWTH" = 1 ]; then
+if [ "$GROWTH" = 1 ] && [ "$INGEST_ONLY" = 0 ]; then
   : >"$OUT/growth.txt"
   for g in $GROWTH_POINTS; do
     log "growth: store of $g --small records"
@@ -359,4 +362,4 @@ print("-+-".join("-" * x for x in w))
 for r in rows:
     print(" | ".join(c.ljust(w[i]) for i, c in enumerate(r)))
 PY
-cp "$RES" "$OUT/results-$( [ "$SMOKE" = 1 ] && echo smoke || { [ "$GROWTH_ONLY" = 1 ] && echo growth; } || echo full ).tsv"
+cp "$RES" "$OUT/results-$( [ "$SMOKE" = 1 ] && echo smoke || { [ "$GROWTH_ONLY" = 1 ] && echo growth; } || { [ "$INGEST_ONLY" = 1 ] && echo ingest; } || echo full ).tsv"

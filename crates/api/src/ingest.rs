@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use callrecords_model::LogKind;
-use callrecords_model::reader::{RecordKind, read_items};
+use callrecords_model::reader::{RawItem, RecordKind, read_items};
 use serde_json::json;
 
 use crate::pipeline::{self, Tally};
@@ -57,34 +57,57 @@ async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
 
-    // Parse and validate off the async runtime.
-    let checked = tokio::task::spawn_blocking(move || parse_body(bytes, gzip, kind, limit))
+    // Cut the body into items off the async runtime (cheap), then parse and validate batch k+1 on all cores
+    // while batch k is being stored.
+    let items = tokio::task::spawn_blocking(move || read_body(bytes, gzip, kind, limit))
         .await
         .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))??;
-    if checked.is_empty() {
+    if items.is_empty() {
         return Err(ApiError::bad_request(
             "BadRequest",
             "The request body holds no records.",
         ));
     }
-    if checked.iter().all(|c| !c.parsed) {
-        let why = checked[0]
-            .result
-            .as_ref()
-            .err()
-            .and_then(|e| e.first())
-            .map(|i| i.message.clone());
+    let mut batches = Vec::with_capacity(items.len().div_ceil(BATCH));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        batches.push(items.by_ref().take(BATCH).collect::<Vec<_>>());
+    }
+    let check =
+        |batch: Vec<RawItem>| tokio::task::spawn_blocking(move || pipeline::check_all(batch));
+    let mut batches = batches.into_iter();
+    let mut next = batches.next().map(check);
+    let mut results = Vec::new();
+    let mut any_parsed = false;
+    let mut first_error: Option<String> = None;
+    while let Some(pending) = next.take() {
+        let checked = pending
+            .await
+            .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))?;
+        next = batches.next().map(check);
+        if first_error.is_none() && results.is_empty() {
+            first_error = Some(
+                checked[0]
+                    .result
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.first())
+                    .map(|i| i.message.clone())
+                    .unwrap_or_default(),
+            );
+        }
+        any_parsed |= checked.iter().any(|c| c.parsed);
+        // A batch with nothing parsed stores nothing, so a hopeless body leaves the store untouched.
+        results.extend(pipeline::store_batch(state.store.as_ref(), checked, period).await?);
+    }
+    if !any_parsed {
         return Err(ApiError::bad_request(
             "BadRequest",
-            format!("The request body is not JSON: {}", why.unwrap_or_default()),
+            format!(
+                "The request body is not JSON: {}",
+                first_error.unwrap_or_default()
+            ),
         ));
-    }
-
-    let mut results = Vec::with_capacity(checked.len());
-    let mut iter = checked.into_iter().peekable();
-    while iter.peek().is_some() {
-        let batch: Vec<_> = iter.by_ref().take(BATCH).collect();
-        results.extend(pipeline::store_batch(state.store.as_ref(), batch, period).await?);
     }
     let mut tally = Tally::default();
     tally.add(&results);
@@ -96,12 +119,12 @@ async fn ingest(
         .into_response())
 }
 
-fn parse_body(
+fn read_body(
     bytes: Bytes,
     gzip: bool,
     kind: RecordKind,
     limit: usize,
-) -> Result<Vec<pipeline::Checked>, ApiError> {
+) -> Result<Vec<RawItem>, ApiError> {
     let mut out = Vec::new();
     let reader: Box<dyn Read> = if gzip {
         // Decode here so that the limit applies to the decompressed size too.
@@ -119,10 +142,9 @@ fn parse_body(
     } else {
         Box::new(std::io::Cursor::new(bytes))
     };
-    read_items("body", reader, kind, &mut |item| {
-        out.push(pipeline::check(item))
-    })
-    .map_err(|e| ApiError::bad_request("BadRequest", format!("The body could not be read: {e}")))?;
+    read_items("body", reader, kind, &mut |item| out.push(item)).map_err(|e| {
+        ApiError::bad_request("BadRequest", format!("The body could not be read: {e}"))
+    })?;
     Ok(out)
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use callrecords_api::pipeline::{self, Checked, Tally};
-use callrecords_model::reader::{RecordKind, collect_inputs, read_items};
+use callrecords_model::reader::{RawItem, RecordKind, collect_inputs, read_items};
 use callrecords_store::Store;
 use callrecords_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,6 +37,15 @@ pub struct Args {
     /// Files, folders (recursively) or `-` for stdin.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+}
+
+/// A batch is cut at `--batch-size` records or this many bytes of JSON, whichever comes first, so that big
+/// records do not make big batches (memory) while small ones still share a transaction.
+const BATCH_BYTES: usize = 16 << 20;
+
+struct RawBatch {
+    items: Vec<RawItem>,
+    bytes: u64,
 }
 
 struct Batch {
@@ -74,12 +83,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ProgressBar::hidden()
     };
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(4);
+    // Three stages, each bounded to one batch in flight so memory stays flat: the reader cuts raw items
+    // (cheap), the checker parses and validates a batch on all cores, the store prepares and writes it.
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<RawBatch>(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(1);
     let batch_size = args.batch_size.max(1);
     let kind = args.kind;
     let reader = std::thread::spawn(move || -> std::io::Result<()> {
         let mut base = 0u64;
-        let mut batch = Vec::with_capacity(batch_size);
+        let mut batch = Vec::with_capacity(batch_size.min(4096));
+        let mut batch_bytes = 0usize;
         let mut seen = 0u64;
         for input in inputs {
             let source = input.name();
@@ -89,22 +102,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             read_items(&source, reader, kind, &mut |item| {
                 seen = base + item.bytes_read;
-                batch.push(pipeline::check(item));
-                if batch.len() >= batch_size {
-                    let items = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                batch_bytes += item.text.as_ref().map_or(0, String::len);
+                batch.push(item);
+                if batch.len() >= batch_size || batch_bytes >= BATCH_BYTES {
+                    let items =
+                        std::mem::replace(&mut batch, Vec::with_capacity(batch_size.min(4096)));
+                    batch_bytes = 0;
                     // The receiver only goes away on a store failure; the error is reported there.
-                    let _ = tx.blocking_send(Batch { items, bytes: seen });
+                    let _ = raw_tx.send(RawBatch { items, bytes: seen });
                 }
             })?;
             base = seen.max(base + input.size().unwrap_or(0));
         }
         if !batch.is_empty() {
-            let _ = tx.blocking_send(Batch {
+            let _ = raw_tx.send(RawBatch {
                 items: batch,
                 bytes: seen,
             });
         }
         Ok(())
+    });
+    let checker = std::thread::spawn(move || {
+        for raw in raw_rx {
+            let items = pipeline::check_all(raw.items);
+            if tx
+                .blocking_send(Batch {
+                    items,
+                    bytes: raw.bytes,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
     });
 
     let started = Instant::now();
@@ -126,6 +156,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(tally)
     })?;
+    // On a store failure the receivers are gone: the checker and then the reader stop at their next send.
+    drop(rx);
+    checker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the checker thread panicked"))?;
     reader
         .join()
         .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;

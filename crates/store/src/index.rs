@@ -296,10 +296,47 @@ impl<'de> serde::Deserialize<'de> for RawObject<'de> {
     }
 }
 
-/// Whether a piece of raw JSON may hold an OData control annotation (then the stripped parsed value is
-/// serialized instead of the raw text).
+/// Whether a piece of raw JSON may hold an OData control annotation key (then the stripped parsed value
+/// is serialized instead of the raw text). Exact for text without `\u` escapes: such a key ends with one of
+/// the control suffixes right before its closing quote; with `\u` escapes it answers yes (a key could be
+/// spelled with escapes). `@odata.type` is data and does not count.
 fn may_hold_annotation(raw: &str) -> bool {
-    raw.contains("@odata.")
+    if raw.contains("\\u") {
+        return true;
+    }
+    let mut rest = raw;
+    while let Some(i) = rest.find("@odata.") {
+        rest = &rest[i + "@odata.".len()..];
+        if ["context\"", "nextLink\"", "count\"", "deltaLink\""]
+            .iter()
+            .any(|s| rest.starts_with(s))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `raw` has no whitespace outside strings.
+fn is_compact(raw: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in raw.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b.is_ascii_whitespace() {
+            return false;
+        }
+    }
+    true
 }
 
 fn push_key(out: &mut String, k: &str) {
@@ -369,6 +406,10 @@ pub fn split_record_raw(raw: &str, value: &Value) -> SplitRecord {
     let Value::Object(m) = value else {
         return split_record(value);
     };
+    // Rows are compact JSON (what readers splice into responses): pretty-printed input takes the slow path.
+    if !is_compact(raw) {
+        return split_record(value);
+    }
     let Some(members) = raw_members(raw, m) else {
         return split_record(value);
     };
@@ -609,15 +650,15 @@ mod tests {
 
     #[test]
     fn raw_split_keeps_the_received_text() {
-        let raw = "{ \"id\" : \"r\", \"version\": 2,\n \"sessions\": [ {\"id\": \"s\",  \"segments\": [ {\"id\":\"g\"} ], \"modalities\": [\"audio\"], \"n\": 1.0e0, \"u\": \"\\u00e9\"} ],\n \"participants_v2\": [ {\"id\" : \"p\"} ] }";
+        let raw = r#"{"id":"r","version":2,"sessions":[{"id":"s","segments":[{"id":"g"}],"modalities":["audio"],"n":1.0e0,"u":"a\"b c"}],"participants_v2":[{"id":"p","n":10E2}]}"#;
         let v: Value = serde_json::from_str(raw).unwrap();
         let s = split_record_raw(raw, &v);
-        assert_eq!(s.head, "{\"id\":\"r\",\"version\":2}");
+        assert_eq!(s.head, r#"{"id":"r","version":2}"#);
         assert_eq!(
             s.sessions[0].json,
-            "{\"id\":\"s\",\"modalities\":[\"audio\"],\"n\":1.0e0,\"u\":\"\\u00e9\"}"
+            r#"{"id":"s","modalities":["audio"],"n":1.0e0,"u":"a\"b c"}"#
         );
-        assert_eq!(s.sessions[0].segments.as_deref(), Some("[ {\"id\":\"g\"} ]"));
+        assert_eq!(s.sessions[0].segments.as_deref(), Some(r#"[{"id":"g"}]"#));
         assert_eq!(s.sessions[0].id.as_deref(), Some("s"));
         let back = splice_segments(
             &s.sessions[0].json,
@@ -626,8 +667,10 @@ mod tests {
         );
         let back: Value = serde_json::from_str(&back).unwrap();
         assert_eq!(back, v["sessions"][0]);
-        assert_eq!(s.participants[0].json, "{\"id\" : \"p\"}");
-        assert_eq!(s.participants[0].id.as_deref(), Some("p"));
+        assert_eq!(s.participants[0].json, r#"{"id":"p","n":10E2}"#);
+        // Pretty-printed input: rows are compact re-serializations.
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        assert_eq!(split_record_raw(&pretty, &v), split_record(&v));
     }
 
     #[test]
@@ -636,6 +679,23 @@ mod tests {
         let mut v: Value = serde_json::from_str(raw).unwrap();
         strip(&mut v);
         assert_eq!(split_record_raw(raw, &v), split_record(&v));
+    }
+
+    #[test]
+    fn odata_type_is_data_and_stays_raw() {
+        let raw =
+            r##"{"id":"r","version":1,"sessions":[{"id":"s", "caller":{"@odata.type":"#x"}}]}"##;
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let s = split_record_raw(raw, &v);
+        assert_eq!(
+            s.sessions[0].json,
+            r##"{"id":"s","caller":{"@odata.type":"#x"}}"##
+        );
+        assert!(!may_hold_annotation(
+            r##"{"@odata.type":"#x","a@odata.counter":1}"##
+        ));
+        assert!(may_hold_annotation(r#"{"a@odata.count":1}"#));
+        assert!(may_hold_annotation(r#"{"a@odata.coun\u0074":1}"#));
     }
 
     #[test]
@@ -657,7 +717,10 @@ mod tests {
         let mut buf = Vec::new();
         let a = json!({"b": 1, "a": [true, null]});
         assert_eq!(content_hash_in(&a, &mut buf), content_hash(&a));
-        assert_eq!(content_hash_in(&json!(2), &mut buf), content_hash(&json!(2)));
+        assert_eq!(
+            content_hash_in(&json!(2), &mut buf),
+            content_hash(&json!(2))
+        );
     }
 
     #[test]

@@ -956,69 +956,99 @@ async fn list_sessions(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
         &ctx.q,
         &["$select", "$expand", "$top", "$skiptoken", "$count"],
     )?;
-    let ty = cr("session");
-    let select = check_select(ctx.q.select.as_ref(), &ty, ctx.ver)?;
-    let segments = sessions_expand_segments(ctx)?;
-    let (after, served) = ordinal_token(&ctx.q, "s")?;
-    let head = load_record(ctx, id).await?;
-    let (page, applied) = ctx.page_size(MAX_SESSIONS_PAGE);
-    let limit = page_limit(ctx.q.top, served, page);
-    let mut rows = if limit == 0 {
-        Vec::new()
-    } else {
-        ctx.state
-            .store
-            .page_sessions(&head.id, after, limit + 1, segments)
-            .await?
-    };
-    let more = rows.len() > limit && below_top(ctx.q.top, served, limit);
-    rows.truncate(limit);
-    let context = ctx.context(&format!(
-        "communications/callRecords('{}')/sessions{}",
-        key_literal(&head.id),
-        select_suffix(select.as_deref(), None)
-    ));
-    let count = (ctx.q.count == Some(true)).then_some(head.session_count);
-    let link = (more && !rows.is_empty()).then(|| {
-        let last = rows.last().map_or(0, |r| r.ordinal);
-        let token = encode_token(&serde_json::json!(["s", last, served + limit as u64]));
-        next_link(ctx, &ctx.raw_path, &token)
-    });
-    let items: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
-    let body = collection(ctx, &context, count, &items, &ty, select.as_deref(), link)?;
-    Ok(ctx.json(body, applied))
+    list_children(ctx, id, Child::Sessions).await
 }
 
 async fn list_participants(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     only_options(&ctx.q, &["$select", "$top", "$skiptoken", "$count"])?;
-    let ty = cr("participant");
+    list_children(ctx, id, Child::Participants).await
+}
+
+/// A contained collection of a record that the store pages by ordinal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Child {
+    Sessions,
+    Participants,
+}
+
+impl Child {
+    fn navigation(self) -> &'static str {
+        match self {
+            Child::Sessions => "sessions",
+            Child::Participants => "participants_v2",
+        }
+    }
+    fn type_name(self) -> &'static str {
+        match self {
+            Child::Sessions => "session",
+            Child::Participants => "participant",
+        }
+    }
+    /// The tag of this collection's `$skiptoken`s.
+    fn token_tag(self) -> &'static str {
+        match self {
+            Child::Sessions => "s",
+            Child::Participants => "p",
+        }
+    }
+    fn max_page(self) -> usize {
+        match self {
+            Child::Sessions => MAX_SESSIONS_PAGE,
+            Child::Participants => MAX_PARTICIPANTS_PAGE,
+        }
+    }
+    fn count(self, head: &RecordHead) -> u64 {
+        match self {
+            Child::Sessions => head.session_count,
+            Child::Participants => head.participant_count,
+        }
+    }
+}
+
+/// `GET .../sessions` and `GET .../participants_v2`: one page, read by ordinal, with its nextLink.
+async fn list_children(ctx: &Ctx, id: &str, child: Child) -> Result<Response, ApiError> {
+    let ty = cr(child.type_name());
     let select = check_select(ctx.q.select.as_ref(), &ty, ctx.ver)?;
-    let (after, served) = ordinal_token(&ctx.q, "p")?;
+    let segments = child == Child::Sessions && sessions_expand_segments(ctx)?;
+    let (after, served) = ordinal_token(&ctx.q, child.token_tag())?;
     let head = load_record(ctx, id).await?;
-    let (page, applied) = ctx.page_size(MAX_PARTICIPANTS_PAGE);
+    let (page, applied) = ctx.page_size(child.max_page());
     let limit = page_limit(ctx.q.top, served, page);
-    let mut rows = if limit == 0 {
-        Vec::new()
-    } else {
-        ctx.state
-            .store
+    let store = &ctx.state.store;
+    let mut rows: Vec<(u64, String)> = match (limit, child) {
+        (0, _) => Vec::new(),
+        (_, Child::Sessions) => store
+            .page_sessions(&head.id, after, limit + 1, segments)
+            .await?
+            .into_iter()
+            .map(|r| (r.ordinal, r.json))
+            .collect(),
+        (_, Child::Participants) => store
             .page_participants(&head.id, after, limit + 1)
             .await?
+            .into_iter()
+            .map(|r| (r.ordinal, r.json))
+            .collect(),
     };
     let more = rows.len() > limit && below_top(ctx.q.top, served, limit);
     rows.truncate(limit);
     let context = ctx.context(&format!(
-        "communications/callRecords('{}')/participants_v2{}",
+        "communications/callRecords('{}')/{}{}",
         key_literal(&head.id),
+        child.navigation(),
         select_suffix(select.as_deref(), None)
     ));
-    let count = (ctx.q.count == Some(true)).then_some(head.participant_count);
+    let count = (ctx.q.count == Some(true)).then_some(child.count(&head));
     let link = (more && !rows.is_empty()).then(|| {
-        let last = rows.last().map_or(0, |r| r.ordinal);
-        let token = encode_token(&serde_json::json!(["p", last, served + limit as u64]));
+        let last = rows.last().map_or(0, |r| r.0);
+        let token = encode_token(&serde_json::json!([
+            child.token_tag(),
+            last,
+            served + limit as u64
+        ]));
         next_link(ctx, &ctx.raw_path, &token)
     });
-    let items: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
+    let items: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     let body = collection(ctx, &context, count, &items, &ty, select.as_deref(), link)?;
     Ok(ctx.json(body, applied))
 }

@@ -34,11 +34,6 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
     name.parse::<LogKind>().ok().map(RecordKind::Log)
 }
 
-/// The ingest path segment for a kind: `callRecords`, `pstnCalls`, ….
-pub fn path_segment(kind: RecordKind) -> String {
-    format!("{}s", kind.cli_name())
-}
-
 async fn ingest(
     State(state): State<AppState>,
     Path(segment): Path<String>,

@@ -36,11 +36,11 @@ pub fn check(item: RawItem) -> Checked {
         },
         Ok(text) => {
             let result = prepare(item.kind, text);
-            let parsed = !matches!(&result, Err(e) if e.first().is_some_and(|i| i.message.starts_with("malformed JSON")));
+            let parsed = !matches!(&result, Err(r) if r.malformed);
             Checked {
                 location: item.location,
                 kind: item.kind,
-                result,
+                result: result.map_err(|r| r.issues),
                 parsed,
             }
         }

@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let result = match item.text {
                 Err(e) => Err(vec![e]),
                 Ok(text) => prepare(item.kind, text)
-                    .map_err(|issues| issues.iter().map(ToString::to_string).collect()),
+                    .map_err(|r| r.issues.iter().map(ToString::to_string).collect()),
             };
             match result {
                 Err(problems) => {

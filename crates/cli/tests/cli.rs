@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use callrecords_model::validate::strip_control_annotations;
 use callrecords_store::Store;
 use callrecords_store_sqlite::SqliteStore;
 use serde_json::Value;
@@ -23,15 +24,6 @@ fn shared() -> PathBuf {
 
 fn examples() -> PathBuf {
     shared().join("graph-examples")
-}
-
-fn strip(v: &mut Value) {
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|k, _| !callrecords_model::validate::is_control_annotation(k));
-        m.values_mut().for_each(strip);
-    } else if let Some(a) = v.as_array_mut() {
-        a.iter_mut().for_each(strip);
-    }
 }
 
 fn same(a: &Value, b: &Value) -> bool {
@@ -82,15 +74,6 @@ fn validate_accepts_the_examples_and_names_the_path_of_bad_records() {
     std::fs::write(&bad, [0xffu8, 0x00, b'{', b'[', 0x80, b'\n', b'}']).unwrap();
     let out = bin().arg("validate").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-}
-
-fn record_ids(file: &Path) -> Vec<String> {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["id"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// Reassembles the served record from the store: the head, then every session and participant page.
@@ -192,7 +175,7 @@ fn import_keeps_every_good_record_value_identical_and_names_the_bad_ones() {
         if v["version"].as_i64().is_none() || v.get("type").is_some_and(Value::is_number) {
             continue;
         }
-        strip(&mut v);
+        strip_control_annotations(&mut v);
         let id = v["id"].as_str().unwrap().to_owned();
         let newer = latest
             .get(&id)
@@ -205,7 +188,7 @@ fn import_keeps_every_good_record_value_identical_and_names_the_bad_ones() {
         let f = "v1.0__callrecords-callrecord-get__response-1.json";
         let mut v: Value =
             serde_json::from_str(&std::fs::read_to_string(examples().join(f)).unwrap()).unwrap();
-        strip(&mut v);
+        strip_control_annotations(&mut v);
         latest.insert(v["id"].as_str().unwrap().to_owned(), v);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -221,7 +204,6 @@ fn import_keeps_every_good_record_value_identical_and_names_the_bad_ones() {
         assert_eq!(store.integrity_check().await.unwrap(), "ok");
     });
     assert!(latest.len() > 100);
-    let _ = record_ids(&generated);
 }
 
 // ---- the server, killed mid-ingest -------------------------------------------------------------------

@@ -132,32 +132,34 @@ pub struct Prepared {
     pub warnings: Vec<Issue>,
 }
 
+/// Why [`prepare`] refused an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The text is not JSON at all (as opposed to JSON that does not fit the schema).
+    pub malformed: bool,
+    /// What is wrong, with JSON paths.
+    pub issues: Vec<Issue>,
+}
+
 /// Parses and validates one item's text as `kind`.
-pub fn prepare(kind: RecordKind, raw: String) -> Result<Prepared, Vec<Issue>> {
-    let mut value: Value = serde_json::from_str(&raw).map_err(|e| {
-        vec![Issue {
+pub fn prepare(kind: RecordKind, raw: String) -> Result<Prepared, Rejected> {
+    let mut value: Value = serde_json::from_str(&raw).map_err(|e| Rejected {
+        malformed: true,
+        issues: vec![Issue {
             path: String::new(),
             message: format!("malformed JSON: {e}"),
             severity: Severity::Error,
-        }]
+        }],
     })?;
     let report: Report = match kind {
         RecordKind::CallRecord => validate::validate_call_record(&value),
         RecordKind::Log(_) => validate::validate_as(&kind.qualified_type(), &value),
     };
     if !report.is_valid() {
-        return Err(report.errors);
-    }
-    if kind == RecordKind::CallRecord {
-        let version_ok = value.get("version").is_some_and(|v| v.as_i64().is_some());
-        let id_ok = value.get("id").is_some_and(Value::is_string);
-        if !version_ok || !id_ok {
-            return Err(vec![Issue {
-                path: if id_ok { "version" } else { "id" }.into(),
-                message: "must not be null".into(),
-                severity: Severity::Error,
-            }]);
-        }
+        return Err(Rejected {
+            malformed: false,
+            issues: report.errors,
+        });
     }
     let partial = validate::strip_control_annotations(&mut value);
     Ok(Prepared {

@@ -98,11 +98,14 @@ pub fn validate_call_record(value: &Value) -> Report {
         Some(Value::String(s)) if s.is_empty() => {
             report.push(Severity::Error, "id", "must not be empty".into())
         }
+        Some(Value::Null) => report.push(Severity::Error, "id", "must not be null".into()),
         Some(_) => {}
         None => report.push(Severity::Error, "id", "is required".into()),
     }
-    if !obj.contains_key("version") {
-        report.push(Severity::Error, "version", "is required".into());
+    match obj.get("version") {
+        Some(Value::Null) => report.push(Severity::Error, "version", "must not be null".into()),
+        Some(_) => {}
+        None => report.push(Severity::Error, "version", "is required".into()),
     }
     check_object(
         &schema::cr("callRecord"),

@@ -158,7 +158,7 @@ fn mistyped_records_are_rejected_with_the_path() {
     v["sessions"][0]["segments"][0]["media"][0]["streams"][0]["averageJitter"] = json!(15);
     let err = prepare(RecordKind::CallRecord, v.to_string()).unwrap_err();
     assert_eq!(
-        err[0].to_string(),
+        err.issues[0].to_string(),
         "sessions[0].segments[0].media[0].streams[0].averageJitter: expected an ISO 8601 duration, got 15"
     );
 }

@@ -553,54 +553,36 @@ fn serve_version(
     let tenant_ids = serde_json::to_string(&ix.tenant_ids).unwrap_or_default();
     let session_count = to_i64(split.sessions.len() as u64);
     let participant_count = to_i64(split.participants.len() as u64);
-    let rk = match existing {
-        Some(rk) => {
-            for sql in [
-                "DELETE FROM sessions WHERE rk = ?1",
-                "DELETE FROM participants WHERE rk = ?1",
-                "DELETE FROM record_participant_ids WHERE rk = ?1",
-            ] {
-                tx.prepare_cached(sql).db()?.execute([rk]).db()?;
-            }
-            tx.prepare_cached(
-                "UPDATE records SET version = ?2, version_seq = ?3, partial = ?4, content_hash = ?5, \
-                 received_us = ?6, last_modified = ?7, start_key = ?8, end_us = ?9, \
-                 retention_key = ?10, call_type = ?11, modalities = ?12, organizer_id = ?13, \
-                 tenant_ids = ?14, session_count = ?15, participant_count = ?16, head_json = ?17 \
-                 WHERE rk = ?1",
-            )
-            .db()?
-            .execute(params![
-                rk,
-                ix.version,
-                seq,
-                p.partial,
-                hash,
-                received_us,
-                ix.last_modified,
-                start_key,
-                ix.end_us,
-                retention_key,
-                ix.call_type,
-                modalities,
-                ix.organizer_id,
-                tenant_ids,
-                session_count,
-                participant_count,
-                split.head
-            ])
-            .db()?;
-            rk
+    if let Some(rk) = existing {
+        for sql in [
+            "DELETE FROM sessions WHERE rk = ?1",
+            "DELETE FROM participants WHERE rk = ?1",
+            "DELETE FROM record_participant_ids WHERE rk = ?1",
+        ] {
+            tx.prepare_cached(sql).db()?.execute([rk]).db()?;
         }
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO records (id, version, version_seq, partial, content_hash, received_us, \
-                 last_modified, start_key, end_us, retention_key, call_type, modalities, \
-                 organizer_id, tenant_ids, session_count, participant_count, head_json) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            )
-            .db()?
-            .execute(params![
+    }
+    // One statement for a new record and for a newly served version of a known one (`rk` stays the same).
+    let rk: i64 = tx
+        .prepare_cached(
+            "INSERT INTO records (id, version, version_seq, partial, content_hash, received_us, \
+             last_modified, start_key, end_us, retention_key, call_type, modalities, \
+             organizer_id, tenant_ids, session_count, participant_count, head_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+             version_seq = excluded.version_seq, partial = excluded.partial, \
+             content_hash = excluded.content_hash, received_us = excluded.received_us, \
+             last_modified = excluded.last_modified, start_key = excluded.start_key, \
+             end_us = excluded.end_us, retention_key = excluded.retention_key, \
+             call_type = excluded.call_type, modalities = excluded.modalities, \
+             organizer_id = excluded.organizer_id, tenant_ids = excluded.tenant_ids, \
+             session_count = excluded.session_count, \
+             participant_count = excluded.participant_count, head_json = excluded.head_json \
+             RETURNING rk",
+        )
+        .db()?
+        .query_row(
+            params![
                 ix.id,
                 ix.version,
                 seq,
@@ -618,11 +600,10 @@ fn serve_version(
                 session_count,
                 participant_count,
                 split.head
-            ])
-            .db()?;
-            tx.last_insert_rowid()
-        }
-    };
+            ],
+            |row| row.get(0),
+        )
+        .db()?;
     {
         let mut stmt = tx
             .prepare_cached(

@@ -95,7 +95,7 @@ async fn main() {
     let records: Vec<IncomingRecord> = (0..total).map(record).collect();
     let raw_bytes: usize = records.iter().map(|r| r.raw.len()).sum();
     if std::env::var_os("CPU_BREAKDOWN").is_some() {
-        use callrecords_store::index::*;
+        use callrecords_store::extract::*;
         let t = Instant::now();
         let mut n = 0;
         for r in &records {
@@ -136,7 +136,10 @@ async fn main() {
     let mut worst = 0f64;
     for chunk in batches {
         let t = Instant::now();
-        store.put_records(chunk).await.unwrap();
+        store
+            .put_records(callrecords_store::DEFAULT_TENANT, chunk)
+            .await
+            .unwrap();
         worst = worst.max(t.elapsed().as_secs_f64());
     }
     let secs = start.elapsed().as_secs_f64();
@@ -147,9 +150,13 @@ async fn main() {
     };
     let mut listed = 0;
     loop {
-        let page = store.list_records(&q).await.unwrap();
+        let page = store
+            .list_records(&callrecords_store::ReadScope::All, &q, false)
+            .await
+            .unwrap()
+            .heads;
         let Some(last) = page.last() else { break };
-        q.after = Some((last.start_us.unwrap_or(i64::MIN), last.id.clone()));
+        q.after = Some(callrecords_store::ListCursor::of(last));
         listed += page.len();
     }
     let list_secs = t.elapsed().as_secs_f64();

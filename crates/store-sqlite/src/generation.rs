@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use callrecords_store::StoreError;
 use rusqlite::Connection;
 
-use crate::{SqlResult, lock, open_connection};
+use crate::connection::open_connection;
+use crate::{SqlResult, lock};
 
 pub(crate) struct Generation {
     state: Mutex<State>,

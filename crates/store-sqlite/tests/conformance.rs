@@ -11,7 +11,12 @@ async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
-callrecords_store::conformance_tests!(fresh);
+/// Another store on the same directory: what a second process (`import` beside `serve`) has.
+async fn reopen(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(dir.path()).unwrap())
+}
+
+callrecords_store_conformance::conformance_tests!(fresh, reopen);
 
 async fn fresh_uncompressed() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -19,15 +24,19 @@ async fn fresh_uncompressed() -> (Arc<dyn Store>, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
+async fn reopen_uncompressed(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open_with_compression(dir.path(), false).unwrap())
+}
+
 mod uncompressed {
     use super::*;
-    callrecords_store::conformance_tests!(fresh_uncompressed);
+    callrecords_store_conformance::conformance_tests!(fresh_uncompressed, reopen_uncompressed);
 }
 
 // ---------------------------------------------------------------------------------------------
 // SQLite-specific
 
-use callrecords_store::{IncomingRecord, PutOutcome, RecordQuery, StoreError};
+use callrecords_store::{DEFAULT_TENANT, IncomingRecord, ReadScope, RecordRead, StoreError};
 use serde_json::{Value, json};
 
 fn rec(id: &str, version: i64, sessions: usize) -> IncomingRecord {
@@ -55,13 +64,25 @@ async fn reopen_after_drop_keeps_everything() {
         let store = SqliteStore::open(dir.path()).unwrap();
         let r = rec("keep", 1, 3);
         raw = r.raw.clone();
-        store.put_records(vec![r, rec("keep", 2, 4)]).await.unwrap();
+        store
+            .put_records(DEFAULT_TENANT, vec![r, rec("keep", 2, 4)])
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
-    let head = store.get_record("keep").await.unwrap().unwrap();
+    let all = ReadScope::All;
+    let head = store
+        .read_record(&all, "keep", &RecordRead::default())
+        .await
+        .unwrap()
+        .unwrap()
+        .head;
     assert_eq!((head.version, head.session_count), (2, 4));
-    assert_eq!(store.get_version("keep", 1).await.unwrap().unwrap(), raw);
-    assert_eq!(store.list_versions("keep").await.unwrap().len(), 2);
+    assert_eq!(
+        store.get_version(&all, "keep", 1).await.unwrap().unwrap(),
+        raw
+    );
+    assert_eq!(store.list_versions(&all, "keep").await.unwrap().len(), 2);
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
     assert!(dir.path().join("callrecords.db").exists());
 }
@@ -71,8 +92,14 @@ async fn migrations_are_idempotent_and_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..3 {
         let store = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
-        store.put_records(vec![rec("m", 1, 1)]).await.unwrap();
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            callrecords_store_sqlite::SCHEMA_VERSION
+        );
+        store
+            .put_records(DEFAULT_TENANT, vec![rec("m", 1, 1)])
+            .await
+            .unwrap();
     }
     {
         let conn = rusqlite::Connection::open(dir.path().join("callrecords.db")).unwrap();
@@ -84,166 +111,73 @@ async fn migrations_are_idempotent_and_newer_schema_is_refused() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_stores_on_one_directory_both_write_and_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let b = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let mut tasks = Vec::new();
-    for (name, store) in [("a", a.clone()), ("b", b.clone())] {
-        tasks.push(tokio::spawn(async move {
-            for i in 0..40 {
-                let batch = (0..10)
-                    .map(|j| rec(&format!("{name}-{i}-{j}"), 1, 5))
-                    .collect();
-                let out = store.put_records(batch).await.unwrap();
-                assert!(out.iter().all(|o| *o == PutOutcome::Stored));
-                // Read while the other writes.
-                assert!(
-                    store
-                        .get_record(&format!("{name}-{i}-0"))
-                        .await
-                        .unwrap()
-                        .is_some()
-                );
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let q = RecordQuery {
-        limit: 10,
-        ..RecordQuery::default()
-    };
-    assert_eq!(a.count_records(&q).await.unwrap(), 800);
-    assert_eq!(b.count_records(&q).await.unwrap(), 800);
-    assert!(a.get_record("b-39-9").await.unwrap().is_some());
-    assert_eq!(b.integrity_check().await.unwrap(), "ok");
+/// The query plans of the statements reads use (the same text as `src/read.rs`).
+fn plan(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> String {
+    let rows: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.join(" | ")
 }
 
 #[tokio::test]
 async fn session_page_is_an_index_range_scan() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    store.put_records(vec![rec("plan", 1, 10)]).await.unwrap();
+    store
+        .put_records(DEFAULT_TENANT, vec![rec("plan", 1, 10)])
+        .await
+        .unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let plan: Vec<String> = conn
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT s.ordinal, s.json FROM records r JOIN sessions s ON s.rk = r.rk \
-             WHERE r.id = ?1 AND s.ordinal > ?2 ORDER BY s.ordinal LIMIT ?3",
-        )
-        .unwrap()
-        .query_map(rusqlite::params!["plan", -1, 60], |r| r.get::<_, String>(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let plan = plan.join(" | ");
-    assert!(plan.contains("SEARCH s USING INDEX"), "{plan}");
-    assert!(plan.contains("ordinal>?"), "{plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-    let plan: Vec<String> = conn
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT r.id FROM records r WHERE 1 AND (r.start_key > ?1 OR (r.start_key = ?1 AND r.id > ?2)) \
-             ORDER BY r.start_key, r.id LIMIT 60",
-        )
-        .unwrap()
-        .query_map(rusqlite::params![0, "x"], |r| r.get::<_, String>(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let plan = plan.join(" | ");
-    assert!(plan.contains("records_by_start"), "{plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    let p = plan(
+        &conn,
+        "SELECT ordinal, json FROM sessions WHERE rk = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3",
+        rusqlite::params![1, -1, 60],
+    );
+    assert!(p.contains("SEARCH sessions USING"), "{p}");
+    assert!(p.contains("ordinal>?"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_batches_on_one_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let mut tasks = Vec::new();
-    for t in 0..4 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..25 {
-                // Every task also writes the same shared ids: exactly one Stored per (id, version).
-                let batch = vec![
-                    rec(&format!("t{t}-{i}"), 1, 2),
-                    rec(&format!("shared-{i}"), 1, 2),
-                ];
-                let out = store.put_records(batch).await.unwrap();
-                assert_eq!(out[0], PutOutcome::Stored);
-                let _ = store
-                    .page_sessions(&format!("t{t}-{i}"), None, 60, true)
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let q = RecordQuery {
-        limit: 1,
-        ..RecordQuery::default()
-    };
-    assert_eq!(store.count_records(&q).await.unwrap(), 125);
-    for i in 0..25 {
-        assert_eq!(
-            store
-                .list_versions(&format!("shared-{i}"))
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-}
-
-/// A write through a second store on the same directory (as `callrecords import` beside `serve`)
-/// changes the first store's `data_generation`, and so does the first store's own write.
-#[tokio::test]
-async fn generation_sees_writes_of_another_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = SqliteStore::open(dir.path()).unwrap();
-    let b = SqliteStore::open(dir.path()).unwrap();
-    let g0 = a.data_generation().unwrap();
-    b.put_records(vec![rec("other", 1, 2)]).await.unwrap();
-    let g1 = a.data_generation().unwrap();
-    assert_ne!(g1, g0);
-    assert_eq!(a.data_generation().unwrap(), g1);
-    a.put_records(vec![rec("own", 1, 2)]).await.unwrap();
-    assert_ne!(a.data_generation().unwrap(), g1);
-}
-
-/// The list query with a start window seeks the window: one lower bound on start_key, and the
-/// keyset cursor as a row value.
+/// The list query with a start window seeks the window: one lower bound on start_key, and the keyset cursor
+/// as a row value — for every tenant (records_by_start) and for one (records_by_tenant_start).
 #[tokio::test]
 async fn filtered_list_seeks_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    store.put_records(vec![rec("plan", 1, 1)]).await.unwrap();
+    store
+        .put_records(DEFAULT_TENANT, vec![rec("plan", 1, 1)])
+        .await
+        .unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
-    for sql in [
-        "SELECT r.id FROM records r WHERE 1 AND r.start_key >= ?1 AND r.start_key < ?2 \
-         ORDER BY r.start_key, r.id LIMIT 61",
-        "SELECT r.id FROM records r WHERE 1 AND r.start_key < ?2 AND (r.start_key, r.id) > (?1, 'x') \
-         ORDER BY r.start_key, r.id LIMIT 61",
+    for (sql, index) in [
+        (
+            "SELECT r.id FROM records r WHERE 1 AND r.start_key >= ?1 AND r.start_key < ?2 \
+             ORDER BY r.start_key, r.id, r.tenant LIMIT 61",
+            "records_by_start (start_key>?",
+        ),
+        (
+            "SELECT r.id FROM records r WHERE 1 AND r.start_key < ?2 \
+             AND (r.start_key, r.id, r.tenant) > (?1, 'x', 't') \
+             ORDER BY r.start_key, r.id, r.tenant LIMIT 61",
+            "records_by_start ((start_key,id,tenant)>(?,?,?)",
+        ),
+        (
+            "SELECT r.id FROM records r WHERE 1 AND r.tenant = 't' AND r.start_key >= ?1 \
+             AND r.start_key < ?2 ORDER BY r.start_key, r.id LIMIT 61",
+            "records_by_tenant_start (tenant=? AND start_key>?",
+        ),
+        (
+            "SELECT r.id FROM records r WHERE 1 AND r.tenant = 't' AND r.start_key < ?2 \
+             AND (r.start_key, r.id) > (?1, 'x') ORDER BY r.start_key, r.id LIMIT 61",
+            "records_by_tenant_start (tenant=? AND (start_key,id)>(?,?)",
+        ),
     ] {
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map(rusqlite::params![0, 10], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join(" | ");
-        // The range starts at the window (or cursor), not at the first record.
-        assert!(
-            plan.contains("records_by_start (start_key>?")
-                || plan.contains("records_by_start ((start_key,id)>(?,?)"),
-            "{plan}"
-        );
-        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let p = plan(&conn, sql, rusqlite::params![0, 10]);
+        assert!(p.contains(index), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
     }
 }

@@ -1,8 +1,9 @@
 #![forbid(unsafe_code)]
 //! The storage seam of `callrecords`: one trait ([`Store`]) with a method per use case, the
-//! backend-neutral filter model ([`RecordQuery`], [`LogQuery`]), the helpers every backend uses to
-//! pull index columns out of a record ([`index`]), and (feature `conformance`) the suite every
-//! backend must pass.
+//! backend-neutral filter model ([`RecordQuery`], [`LogQuery`]), the version rules every backend
+//! applies ([`rules`]), the change feed ([`Change`]), read scopes ([`ReadScope`]), and what every
+//! backend extracts from a record before storing it ([`extract`]). The suite every backend passes is
+//! the `callrecords-store-conformance` crate.
 
 use std::fmt;
 
@@ -10,10 +11,8 @@ use async_trait::async_trait;
 pub use callrecords_model::LogKind;
 use serde_json::Value;
 
-pub mod index;
-
-#[cfg(feature = "conformance")]
-pub mod conformance;
+pub mod extract;
+pub mod rules;
 
 /// Everything a store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +89,41 @@ impl fmt::Display for PutOutcome {
     }
 }
 
+/// The tenant a record, log row or subscription belongs to when its writer names none: the nil GUID (see
+/// `docs/decisions.md`). Single-tenant deployments never need to say more.
+pub const DEFAULT_TENANT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Which tenants a read may see. Every read method takes one; a record of another tenant is
+/// indistinguishable from a missing one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReadScope {
+    /// Every tenant (no authentication, or an administrator).
+    All,
+    /// One tenant only.
+    Tenant(String),
+}
+
+impl ReadScope {
+    /// The one tenant this scope is limited to, if any.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            ReadScope::All => None,
+            ReadScope::Tenant(t) => Some(t),
+        }
+    }
+}
+
 /// The served version of a record, without its sessions and participants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordHead {
+    /// The tenant the record belongs to.
+    pub tenant: String,
     pub id: String,
     pub version: i64,
+    /// Which stored copy this is: the change-feed position of the version served (see
+    /// [`Store::changes_after`]). A nextLink pins its pages to it, so a record that gains a version
+    /// between two pages never mixes two versions ([`RecordRead::pin`]).
+    pub revision: i64,
     /// The record object WITHOUT `sessions` and `participants_v2` (and their `@odata` annotations),
     /// everything else as received, in the original key order.
     pub json: String,
@@ -104,10 +133,8 @@ pub struct RecordHead {
     pub start_us: Option<i64>,
     /// `endDateTime` in µs since the epoch, when present and parseable.
     pub end_us: Option<i64>,
-    /// The served copy arrived with a nested nextLink.
+    /// The copy read arrived with a nested nextLink.
     pub partial: bool,
-    /// When the served copy was received, µs since the epoch.
-    pub received_at_us: i64,
 }
 
 /// One session of a record.
@@ -127,6 +154,43 @@ pub struct ParticipantRow {
     pub json: String,
 }
 
+/// A window of a record's sessions or participants: those strictly after ordinal `after`, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub after: Option<u64>,
+    pub limit: usize,
+}
+
+impl Window {
+    /// The first `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Window { after: None, limit }
+    }
+}
+
+/// What one response needs of one record, read from one snapshot by [`Store::read_record`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordRead {
+    /// Sessions to include (none when `None`).
+    pub sessions: Option<Window>,
+    /// Include each session's `segments`.
+    pub with_segments: bool,
+    /// Participants (`participants_v2`) to include (none when `None`).
+    pub participants: Option<Window>,
+    /// Read this stored copy ([`RecordHead::revision`]) instead of the served one — for the later pages
+    /// of a nextLink issued while it was served. A revision that is not a copy of this record reads as
+    /// absent.
+    pub pin: Option<i64>,
+}
+
+/// A record as one response needs it, all parts from the same snapshot and the same stored copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordView {
+    pub head: RecordHead,
+    pub sessions: Vec<SessionRow>,
+    pub participants: Vec<ParticipantRow>,
+}
+
 /// One end of a `startDateTime` range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
@@ -134,7 +198,26 @@ pub struct Bound {
     pub inclusive: bool,
 }
 
-/// The list-records filter, ordered by (`startDateTime`, `id`) ascending. Records without a
+/// The position of a record in list order: (`startDateTime` µs — `i64::MIN` when absent, id, tenant).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListCursor {
+    pub start_us: i64,
+    pub id: String,
+    pub tenant: String,
+}
+
+impl ListCursor {
+    /// The position of `head`.
+    pub fn of(head: &RecordHead) -> Self {
+        ListCursor {
+            start_us: head.start_us.unwrap_or(i64::MIN),
+            id: head.id.clone(),
+            tenant: head.tenant.clone(),
+        }
+    }
+}
+
+/// The list-records filter, ordered by (`startDateTime`, `id`, tenant) ascending. Records without a
 /// `startDateTime` sort first (as `i64::MIN`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordQuery {
@@ -148,25 +231,98 @@ pub struct RecordQuery {
     /// Retention: exclude records whose `endDateTime` (or `startDateTime` when there is no end) is
     /// older than this (records with neither are excluded too).
     pub end_after_us: Option<i64>,
-    /// Keyset cursor: only records strictly after (start_us, id); use `i64::MIN` for records
-    /// without a start.
-    pub after: Option<(i64, String)>,
-    /// Page size (`list_records` only).
+    /// Keyset cursor: only records strictly after this position.
+    pub after: Option<ListCursor>,
+    /// Page size.
     pub limit: usize,
+}
+
+/// One page of [`Store::list_records`], and the total when it was asked for — from one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordList {
+    pub heads: Vec<RecordHead>,
+    /// How many records match the query ignoring `after` and `limit` (when asked for).
+    pub count: Option<u64>,
 }
 
 /// One stored copy of a record version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionInfo {
     pub version: i64,
+    /// The copy's change-feed position ([`RecordHead::revision`]).
+    pub revision: i64,
     /// `lastModifiedDateTime` as received.
     pub last_modified: Option<String>,
     /// When it was received, RFC 3339 UTC.
     pub received_at: String,
-    /// `stored`, `conflict`, `stale` or `partial`.
-    pub outcome: String,
+    /// What happened when it arrived: `Stored`, `Partial`, `Conflict` or `Stale` (duplicates are not kept).
+    pub outcome: PutOutcome,
     /// This copy is the one served.
     pub served: bool,
+}
+
+/// What a stored copy did to its record, as the change feed reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// The record's first served copy: it is new.
+    Created,
+    /// A newer version became the served copy.
+    Updated,
+    /// A complete copy replaced a partial one of the same version (same version, more content).
+    Completed,
+    /// An older version arrived: kept in history, never served.
+    Stale,
+    /// The served version again with different content: kept in history, not served.
+    Conflict,
+}
+
+impl ChangeKind {
+    /// Whether this copy became the served one.
+    pub fn served(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Created | ChangeKind::Updated | ChangeKind::Completed
+        )
+    }
+
+    /// `created`, `updated`, `completed`, `stale` or `conflict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Completed => "completed",
+            ChangeKind::Stale => "stale",
+            ChangeKind::Conflict => "conflict",
+        }
+    }
+
+    /// The inverse of [`ChangeKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "created" => ChangeKind::Created,
+            "updated" => ChangeKind::Updated,
+            "completed" => ChangeKind::Completed,
+            "stale" => ChangeKind::Stale,
+            "conflict" => ChangeKind::Conflict,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the change feed: a stored copy of a record version, in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The position in the feed (strictly increasing in commit order); pass it back to
+    /// [`Store::changes_after`] to read on from here. Also the copy's [`RecordHead::revision`].
+    pub cursor: i64,
+    pub tenant: String,
+    pub record_id: String,
+    pub version: i64,
+    pub kind: ChangeKind,
+    /// The copy arrived with a nested nextLink (its sessions or participants are incomplete).
+    pub partial: bool,
+    /// When it was committed, µs since the epoch.
+    pub received_us: i64,
 }
 
 /// A log row (PSTN call, direct routing call, SMS, blocked user, dial-out report) as received.
@@ -193,80 +349,102 @@ pub struct LogQuery {
     pub from_us: i64,
     pub to_us: i64,
     pub to_inclusive: bool,
-    /// Rows to skip (`$skip`); ignored by `count_log_rows`.
+    /// Rows to skip (`$skip`).
     pub skip: u64,
-    /// Page size; ignored by `count_log_rows`.
+    /// Page size.
     pub limit: usize,
 }
 
 /// The storage of call records and log rows. Used as `Arc<dyn Store>`.
+///
+/// Semantics live in this crate, storage in the backends: a backend decides what to do with an incoming copy
+/// by calling [`rules::decide`], and every backend passes the same conformance suite
+/// (`callrecords-store-conformance`). Every read takes a [`ReadScope`]; every write names its tenant. Each
+/// method that answers a request reads from one snapshot: what it returns was all true at one moment.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Store a batch in one transaction, durable on return. Outcomes in input order.
-    async fn put_records(&self, batch: Vec<IncomingRecord>) -> Result<Vec<PutOutcome>, StoreError>;
-
-    /// The served version of a record.
-    async fn get_record(&self, id: &str) -> Result<Option<RecordHead>, StoreError>;
-
-    /// Sessions of the served version in call order, strictly after ordinal `after`.
-    async fn page_sessions(
+    /// Store a batch of `tenant`'s records in one transaction, durable on return. Outcomes in input order.
+    async fn put_records(
         &self,
-        record_id: &str,
-        after: Option<u64>,
-        limit: usize,
-        with_segments: bool,
-    ) -> Result<Vec<SessionRow>, StoreError>;
+        tenant: &str,
+        batch: Vec<IncomingRecord>,
+    ) -> Result<Vec<PutOutcome>, StoreError>;
 
-    /// The first session (in call order) with that id.
+    /// A record's head and the sessions / participants `read` asks for, all from one snapshot and one stored
+    /// copy (the served one, or the pinned one). `None` when the record (or the pinned copy) is not in scope.
+    async fn read_record(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+        read: &RecordRead,
+    ) -> Result<Option<RecordView>, StoreError>;
+
+    /// The first session (in call order) with that id, of the served version.
     async fn get_session(
         &self,
+        scope: &ReadScope,
         record_id: &str,
         session_id: &str,
         with_segments: bool,
     ) -> Result<Option<SessionRow>, StoreError>;
 
-    /// `participants_v2` of the served version in order, strictly after ordinal `after`.
-    async fn page_participants(
-        &self,
-        record_id: &str,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<ParticipantRow>, StoreError>;
-
-    /// The first participant (in order) with that id.
+    /// The first participant (in order) with that id, of the served version.
     async fn get_participant(
         &self,
+        scope: &ReadScope,
         record_id: &str,
         participant_id: &str,
     ) -> Result<Option<ParticipantRow>, StoreError>;
 
-    /// One page of records matching `q`, ordered by (start, id).
-    async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordHead>, StoreError>;
+    /// One page of records matching `q`, ordered by (start, id, tenant), and their total when `with_count`.
+    async fn list_records(
+        &self,
+        scope: &ReadScope,
+        q: &RecordQuery,
+        with_count: bool,
+    ) -> Result<RecordList, StoreError>;
 
     /// How many records match `q` (ignoring `after` and `limit`).
-    async fn count_records(&self, q: &RecordQuery) -> Result<u64, StoreError>;
+    async fn count_records(&self, scope: &ReadScope, q: &RecordQuery) -> Result<u64, StoreError>;
 
     /// Every stored copy of every version of a record, by version then receipt order.
     /// Empty when the record is unknown.
-    async fn list_versions(&self, id: &str) -> Result<Vec<VersionInfo>, StoreError>;
+    async fn list_versions(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+    ) -> Result<Vec<VersionInfo>, StoreError>;
 
     /// The raw JSON of a version exactly as received (the first copy received for that version).
-    async fn get_version(&self, id: &str, version: i64) -> Result<Option<String>, StoreError>;
+    async fn get_version(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<String>, StoreError>;
 
-    /// Store log rows idempotently, outcomes in input order. `period` (µs, from..to) is required
+    /// The change feed: stored copies committed after `cursor` (0 for the beginning), in commit order, at most
+    /// `limit`. Duplicates are not in it (nothing was stored). Consumers (notifications, quality tables, sync
+    /// bookkeeping) keep their own durable cursor and read on from it.
+    async fn changes_after(&self, cursor: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+
+    /// Store `tenant`'s log rows idempotently, outcomes in input order. `period` (µs, from..to) is required
     /// for [`LogKind::PstnOnlineMeetingDialout`] and ignored otherwise.
     async fn put_log_rows(
         &self,
+        tenant: &str,
         kind: LogKind,
         rows: Vec<IncomingLogRow>,
         period: Option<(i64, i64)>,
     ) -> Result<Vec<LogOutcome>, StoreError>;
 
     /// Raw row JSON of the matching rows, ordered by (time, insertion order).
-    async fn query_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<Vec<String>, StoreError>;
-
-    /// How many rows match `q` (ignoring `skip` and `limit`).
-    async fn count_log_rows(&self, kind: LogKind, q: &LogQuery) -> Result<u64, StoreError>;
+    async fn query_log_rows(
+        &self,
+        scope: &ReadScope,
+        kind: LogKind,
+        q: &LogQuery,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

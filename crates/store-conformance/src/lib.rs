@@ -1,33 +1,43 @@
-//! The conformance suite every backend passes.
+#![forbid(unsafe_code)]
+//! The conformance suite every [`Store`] backend passes: one list of cases, in [`conformance_tests!`].
 //!
-//! Each case is a `pub async fn(Arc<dyn Store>)` that panics on failure, given a fresh, empty
-//! store. In a backend's test file, [`conformance_tests!`](crate::conformance_tests) expands every
-//! case into its own `#[tokio::test]`:
+//! Each case is a `pub async fn` that panics on failure, given a fresh, empty store (or, for the cases that
+//! need two handles on the same data — two processes, two nodes — two handles). In a backend's test file:
 //!
 //! ```ignore
 //! async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) { … }
-//! callrecords_store::conformance_tests!(fresh);
+//! async fn reopen(dir: &tempfile::TempDir) -> Arc<dyn Store> { … }   // another handle on the same data
+//! callrecords_store_conformance::conformance_tests!(fresh, reopen);
 //! ```
 //!
-//! (the second element of the tuple is kept alive until the case ends, e.g. a temp dir).
+//! The second element of `fresh`'s tuple (a temp dir, a throw-away database) lives until the case ends.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::index::parse_timestamp_us;
-use crate::{
-    Bound, IncomingLogRow, IncomingRecord, LogKind, LogOutcome, LogQuery, PutOutcome, RecordQuery,
-    Store,
+use callrecords_store::extract::parse_timestamp_us;
+use callrecords_store::{
+    Bound, Change, ChangeKind, DEFAULT_TENANT, IncomingLogRow, IncomingRecord, ListCursor, LogKind,
+    LogOutcome, LogQuery, ParticipantRow, PutOutcome, ReadScope, RecordHead, RecordQuery,
+    RecordRead, SessionRow, Store, StoreError, VersionInfo, Window,
 };
 
-/// Expand every conformance case into a `#[tokio::test]` for a backend. `$make` is an async fn
-/// returning `(Arc<dyn Store>, G)`; `G` (e.g. a temp dir) lives until the case ends.
+mod changes;
+mod concurrency;
+mod scope;
+
+pub use changes::*;
+pub use concurrency::*;
+pub use scope::*;
+
+/// Expand every conformance case into a `#[tokio::test]` for a backend: THE list of cases.
+/// `$make` is an async fn returning `(Arc<dyn Store>, G)`; `G` (e.g. a temp dir) lives until the case ends.
+/// `$reopen` is an async fn taking `&G` and returning another handle on the same data.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($make:path) => {
-        $crate::conformance_tests!(@cases $make;
+    ($make:path, $reopen:path) => {
+        $crate::conformance_tests!(@one $make;
             round_trip_is_value_identical,
             unknown_record_is_absent,
             wrongly_typed_fields_are_absent,
@@ -47,72 +57,215 @@ macro_rules! conformance_tests {
             list_retention_cutoff,
             keyset_paging_stable_under_inserts,
             count_matches_list,
+            list_with_count_is_one_snapshot,
             version_history_raw_bytes,
             log_rows_each_kind,
             log_rows_dial_out_period,
             log_rows_reject_dial_out_without_period,
             health_ok,
-            generation_changes_after_writes
+            generation_changes_after_writes,
+            change_feed_reports_every_stored_copy_in_order,
+            change_feed_pages_with_its_cursor,
+            change_feed_matches_served_versions,
+            pinned_read_returns_the_version_it_was_issued_for,
+            pinned_read_of_another_record_is_absent,
+            read_record_is_one_snapshot_under_writes,
+            scope_isolates_tenants_on_every_read,
+            same_id_in_two_tenants_are_two_records,
+            scope_limits_log_rows,
+            concurrent_batches_store_each_version_once
+        );
+        $crate::conformance_tests!(@two $make, $reopen;
+            two_handles_both_write_and_read,
+            two_handles_race_on_the_same_ids,
+            another_handle_sees_commits_and_generation
         );
     };
-    (@cases $make:path; $($case:ident),* $(,)?) => {
+    (@one $make:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 let (store, _guard) = $make().await;
-                $crate::conformance::$case(store).await;
+                $crate::$case(store).await;
+            }
+        )*
+    };
+    (@two $make:path, $reopen:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, guard) = $make().await;
+                let other = $reopen(&guard).await;
+                $crate::$case(store, other).await;
             }
         )*
     };
 }
 
-/// Run every case, each against a fresh store from `make_store`.
-pub async fn run_all<F, Fut>(make_store: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    round_trip_is_value_identical(make_store().await).await;
-    unknown_record_is_absent(make_store().await).await;
-    wrongly_typed_fields_are_absent(make_store().await).await;
-    newer_version_wins(make_store().await).await;
-    stale_version_kept_not_served(make_store().await).await;
-    duplicate_and_conflict(make_store().await).await;
-    partial_then_complete(make_store().await).await;
-    partial_then_identical_complete(make_store().await).await;
-    complete_copy_of_conflicting_partial(make_store().await).await;
-    duplicates_inside_one_batch(make_store().await).await;
-    newer_version_replaces_children(make_store().await).await;
-    repeated_session_ids(make_store().await).await;
-    paging_5000_sessions(make_store().await).await;
-    participants_paging_past_130(make_store().await).await;
-    list_start_bounds(make_store().await).await;
-    list_participant_filter(make_store().await).await;
-    list_retention_cutoff(make_store().await).await;
-    keyset_paging_stable_under_inserts(make_store().await).await;
-    count_matches_list(make_store().await).await;
-    version_history_raw_bytes(make_store().await).await;
-    log_rows_each_kind(make_store().await).await;
-    log_rows_dial_out_period(make_store().await).await;
-    log_rows_reject_dial_out_without_period(make_store().await).await;
-    health_ok(make_store().await).await;
-    generation_changes_after_writes(make_store().await).await;
+// ---------------------------------------------------------------------------------------------
+// The trait's methods as the cases use them: every tenant, the default tenant for writes.
+
+/// Every tenant.
+pub(crate) const ALL: ReadScope = ReadScope::All;
+
+pub(crate) async fn put_records(
+    store: &Arc<dyn Store>,
+    batch: Vec<IncomingRecord>,
+) -> Result<Vec<PutOutcome>, StoreError> {
+    store.put_records(DEFAULT_TENANT, batch).await
+}
+
+pub(crate) async fn get_record(
+    store: &Arc<dyn Store>,
+    id: &str,
+) -> Result<Option<RecordHead>, StoreError> {
+    Ok(store
+        .read_record(&ALL, id, &RecordRead::default())
+        .await?
+        .map(|v| v.head))
+}
+
+pub(crate) async fn page_sessions(
+    store: &Arc<dyn Store>,
+    id: &str,
+    after: Option<u64>,
+    limit: usize,
+    with_segments: bool,
+) -> Result<Vec<SessionRow>, StoreError> {
+    let read = RecordRead {
+        sessions: Some(Window { after, limit }),
+        with_segments,
+        ..RecordRead::default()
+    };
+    Ok(store
+        .read_record(&ALL, id, &read)
+        .await?
+        .map(|v| v.sessions)
+        .unwrap_or_default())
+}
+
+pub(crate) async fn page_participants(
+    store: &Arc<dyn Store>,
+    id: &str,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<ParticipantRow>, StoreError> {
+    let read = RecordRead {
+        participants: Some(Window { after, limit }),
+        ..RecordRead::default()
+    };
+    Ok(store
+        .read_record(&ALL, id, &read)
+        .await?
+        .map(|v| v.participants)
+        .unwrap_or_default())
+}
+
+pub(crate) async fn get_session(
+    store: &Arc<dyn Store>,
+    id: &str,
+    session_id: &str,
+    with_segments: bool,
+) -> Result<Option<SessionRow>, StoreError> {
+    store.get_session(&ALL, id, session_id, with_segments).await
+}
+
+pub(crate) async fn get_participant(
+    store: &Arc<dyn Store>,
+    id: &str,
+    participant_id: &str,
+) -> Result<Option<ParticipantRow>, StoreError> {
+    store.get_participant(&ALL, id, participant_id).await
+}
+
+pub(crate) async fn list_records(
+    store: &Arc<dyn Store>,
+    q: &RecordQuery,
+) -> Result<Vec<RecordHead>, StoreError> {
+    Ok(store.list_records(&ALL, q, false).await?.heads)
+}
+
+pub(crate) async fn count_records(
+    store: &Arc<dyn Store>,
+    q: &RecordQuery,
+) -> Result<u64, StoreError> {
+    store.count_records(&ALL, q).await
+}
+
+pub(crate) async fn list_versions(
+    store: &Arc<dyn Store>,
+    id: &str,
+) -> Result<Vec<VersionInfo>, StoreError> {
+    store.list_versions(&ALL, id).await
+}
+
+pub(crate) async fn get_version(
+    store: &Arc<dyn Store>,
+    id: &str,
+    version: i64,
+) -> Result<Option<String>, StoreError> {
+    store.get_version(&ALL, id, version).await
+}
+
+pub(crate) async fn put_log_rows(
+    store: &Arc<dyn Store>,
+    kind: LogKind,
+    rows: Vec<IncomingLogRow>,
+    period: Option<(i64, i64)>,
+) -> Result<Vec<LogOutcome>, StoreError> {
+    store.put_log_rows(DEFAULT_TENANT, kind, rows, period).await
+}
+
+pub(crate) async fn query_log_rows(
+    store: &Arc<dyn Store>,
+    kind: LogKind,
+    q: &LogQuery,
+) -> Result<Vec<String>, StoreError> {
+    store.query_log_rows(&ALL, kind, q).await
+}
+
+/// How many rows match `q`, ignoring its `skip` and `limit`.
+pub(crate) async fn count_log_rows(
+    store: &Arc<dyn Store>,
+    kind: LogKind,
+    q: &LogQuery,
+) -> Result<u64, StoreError> {
+    let all = LogQuery {
+        skip: 0,
+        limit: usize::MAX / 2,
+        ..*q
+    };
+    Ok(store.query_log_rows(&ALL, kind, &all).await?.len() as u64)
+}
+
+/// Every change after `cursor`, read in pages of 7 (so the cursor is exercised).
+pub(crate) async fn all_changes(store: &Arc<dyn Store>, mut cursor: i64) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    loop {
+        let page = store.changes_after(cursor, 7).await.unwrap();
+        let Some(last) = page.last() else {
+            return out;
+        };
+        cursor = last.cursor;
+        out.extend(page);
+        assert!(out.len() < 1_000_000, "the change feed does not end");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Builders
 
-fn us(s: &str) -> i64 {
+pub(crate) fn us(s: &str) -> i64 {
     parse_timestamp_us(s).unwrap()
 }
 
 /// A minute offset from 2024-03-01T00:00:00Z as an RFC 3339 string.
-fn at(minute: i64) -> String {
+pub(crate) fn at(minute: i64) -> String {
     let base = us("2024-03-01T00:00:00Z");
-    crate::index::format_timestamp_us(base + minute * 60_000_000)
+    callrecords_store::extract::format_timestamp_us(base + minute * 60_000_000)
 }
 
-fn session(id: &str, n: usize) -> Value {
+pub(crate) fn session(id: &str, n: usize) -> Value {
     json!({
         "modalities": ["audio"],
         "startDateTime": "2024-03-01T00:00:00.1234567Z",
@@ -129,7 +282,7 @@ fn session(id: &str, n: usize) -> Value {
     })
 }
 
-fn participant(id: &str) -> Value {
+pub(crate) fn participant(id: &str) -> Value {
     json!({
         "id": id,
         "identity": {"user": {"id": id, "displayName": null, "tenantId": "tenant-1", "userPrincipalName": format!("{id}@contoso.com")}},
@@ -138,7 +291,7 @@ fn participant(id: &str) -> Value {
 }
 
 /// A record: start/end minutes from the base time, participant ids, organizer id, session count.
-fn record(
+pub(crate) fn record(
     id: &str,
     version: i64,
     start_min: Option<i64>,
@@ -184,7 +337,7 @@ fn record(
 
 /// An incoming record whose raw text is pretty-printed with an `@odata.context` (so it differs
 /// byte-wise from any re-serialization of `value`).
-fn incoming(value: &Value, partial: bool) -> IncomingRecord {
+pub(crate) fn incoming(value: &Value, partial: bool) -> IncomingRecord {
     let mut raw_obj = Map::new();
     raw_obj.insert(
         "@odata.context".into(),
@@ -208,30 +361,27 @@ fn incoming(value: &Value, partial: bool) -> IncomingRecord {
     }
 }
 
-async fn put1(store: &Arc<dyn Store>, value: &Value, partial: bool) -> PutOutcome {
-    let out = store
-        .put_records(vec![incoming(value, partial)])
+pub(crate) async fn put1(store: &Arc<dyn Store>, value: &Value, partial: bool) -> PutOutcome {
+    let out = put_records(&store, vec![incoming(value, partial)])
         .await
         .unwrap();
     assert_eq!(out.len(), 1);
     out[0]
 }
 
-async fn served_version(store: &Arc<dyn Store>, id: &str) -> i64 {
-    store.get_record(id).await.unwrap().unwrap().version
+pub(crate) async fn served_version(store: &Arc<dyn Store>, id: &str) -> i64 {
+    get_record(&store, id).await.unwrap().unwrap().version
 }
 
 /// The served record rebuilt from head + sessions (with segments) + participants.
-async fn rebuild(store: &Arc<dyn Store>, id: &str) -> Value {
-    let head = store.get_record(id).await.unwrap().unwrap();
+pub(crate) async fn rebuild(store: &Arc<dyn Store>, id: &str) -> Value {
+    let head = get_record(&store, id).await.unwrap().unwrap();
     let mut m: Map<String, Value> = serde_json::from_str(&head.json).unwrap();
-    let sessions = store
-        .page_sessions(id, None, usize::MAX / 2, true)
+    let sessions = page_sessions(&store, id, None, usize::MAX / 2, true)
         .await
         .unwrap();
     assert_eq!(sessions.len() as u64, head.session_count);
-    let participants = store
-        .page_participants(id, None, usize::MAX / 2)
+    let participants = page_participants(&store, id, None, usize::MAX / 2)
         .await
         .unwrap();
     assert_eq!(participants.len() as u64, head.participant_count);
@@ -256,16 +406,15 @@ async fn rebuild(store: &Arc<dyn Store>, id: &str) -> Value {
     Value::Object(m)
 }
 
-fn query() -> RecordQuery {
+pub(crate) fn query() -> RecordQuery {
     RecordQuery {
         limit: 1000,
         ..RecordQuery::default()
     }
 }
 
-async fn list_ids(store: &Arc<dyn Store>, q: &RecordQuery) -> Vec<String> {
-    store
-        .list_records(q)
+pub(crate) async fn list_ids(store: &Arc<dyn Store>, q: &RecordQuery) -> Vec<String> {
+    list_records(&store, q)
         .await
         .unwrap()
         .into_iter()
@@ -297,7 +446,7 @@ pub async fn round_trip_is_value_identical(store: Arc<dyn Store>) {
         .insert("zzzLast".into(), json!(null));
     assert_eq!(put1(&store, &v, false).await, PutOutcome::Stored);
 
-    let head = store.get_record("rt-1").await.unwrap().unwrap();
+    let head = get_record(&store, "rt-1").await.unwrap().unwrap();
     assert_eq!(head.id, "rt-1");
     assert_eq!(head.version, 7);
     assert_eq!(head.session_count, 3);
@@ -311,13 +460,13 @@ pub async fn round_trip_is_value_identical(store: Arc<dyn Store>) {
     expected_head.shift_remove("participants_v2");
     assert_eq!(head.json, serde_json::to_string(&expected_head).unwrap());
     // Sessions with segments: exactly the input text of each session.
-    let sessions = store.page_sessions("rt-1", None, 60, true).await.unwrap();
+    let sessions = page_sessions(&store, "rt-1", None, 60, true).await.unwrap();
     for (i, s) in sessions.iter().enumerate() {
         assert_eq!(s.ordinal, i as u64);
         assert_eq!(s.json, serde_json::to_string(&v["sessions"][i]).unwrap());
     }
     // Without segments: the same minus `segments`.
-    let bare = store.page_sessions("rt-1", None, 60, false).await.unwrap();
+    let bare = page_sessions(&store, "rt-1", None, 60, false).await.unwrap();
     for (i, s) in bare.iter().enumerate() {
         let mut want = v["sessions"][i].as_object().unwrap().clone();
         want.shift_remove("segments");
@@ -335,7 +484,7 @@ pub async fn wrongly_typed_fields_are_absent(store: Arc<dyn Store>) {
         "participants_v2": {"id": "p"}, "sessions": "none", "lastModifiedDateTime": false
     });
     assert_eq!(put1(&store, &v, false).await, PutOutcome::Stored);
-    let head = store.get_record("wt").await.unwrap().unwrap();
+    let head = get_record(&store, "wt").await.unwrap().unwrap();
     assert_eq!((head.start_us, head.end_us), (None, None));
     assert_eq!((head.session_count, head.participant_count), (0, 0));
     let mut want = v.as_object().unwrap().clone();
@@ -343,7 +492,7 @@ pub async fn wrongly_typed_fields_are_absent(store: Arc<dyn Store>) {
     want.shift_remove("participants_v2");
     assert_eq!(head.json, serde_json::to_string(&want).unwrap());
     assert_eq!(
-        store.list_versions("wt").await.unwrap()[0].last_modified,
+        list_versions(&store, "wt").await.unwrap()[0].last_modified,
         None
     );
     assert_eq!(list_ids(&store, &query()).await, vec!["wt"]);
@@ -351,40 +500,37 @@ pub async fn wrongly_typed_fields_are_absent(store: Arc<dyn Store>) {
     let bare = json!({"id": "bare", "version": 2});
     assert_eq!(put1(&store, &bare, false).await, PutOutcome::Stored);
     assert_eq!(
-        store.get_record("bare").await.unwrap().unwrap().json,
+        get_record(&store, "bare").await.unwrap().unwrap().json,
         r#"{"id":"bare","version":2}"#
     );
 }
 
 /// Lookups of an unknown record are empty, not errors.
 pub async fn unknown_record_is_absent(store: Arc<dyn Store>) {
-    assert!(store.get_record("nope").await.unwrap().is_none());
+    assert!(get_record(&store, "nope").await.unwrap().is_none());
     assert!(
-        store
-            .page_sessions("nope", None, 60, true)
+        page_sessions(&store, "nope", None, 60, true)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
-        store
-            .page_participants("nope", None, 130)
+        page_participants(&store, "nope", None, 130)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
-        store
-            .get_session("nope", "s", false)
+        get_session(&store, "nope", "s", false)
             .await
             .unwrap()
             .is_none()
     );
-    assert!(store.get_participant("nope", "p").await.unwrap().is_none());
-    assert!(store.list_versions("nope").await.unwrap().is_empty());
-    assert!(store.get_version("nope", 1).await.unwrap().is_none());
+    assert!(get_participant(&store, "nope", "p").await.unwrap().is_none());
+    assert!(list_versions(&store, "nope").await.unwrap().is_empty());
+    assert!(get_version(&store, "nope", 1).await.unwrap().is_none());
     assert!(list_ids(&store, &query()).await.is_empty());
-    assert_eq!(store.count_records(&query()).await.unwrap(), 0);
+    assert_eq!(count_records(&store, &query()).await.unwrap(), 0);
 }
 
 /// A newer version becomes the served one.
@@ -400,7 +546,7 @@ pub async fn newer_version_wins(store: Arc<dyn Store>) {
     let v1b = record("nv", 1, Some(0), Some(11), &["a"], "o", 1);
     assert_eq!(put1(&store, &v1b, false).await, PutOutcome::Stale);
     assert_eq!(rebuild(&store, "nv").await, v2);
-    let versions = store.list_versions("nv").await.unwrap();
+    let versions = list_versions(&store, "nv").await.unwrap();
     let summary: Vec<(i64, &str, bool)> = versions
         .iter()
         .map(|v| (v.version, v.outcome.as_str(), v.served))
@@ -423,7 +569,7 @@ pub async fn stale_version_kept_not_served(store: Arc<dyn Store>) {
     assert_eq!(put1(&store, &v2, false).await, PutOutcome::Stale);
     assert_eq!(put1(&store, &v2, false).await, PutOutcome::Duplicate);
     assert_eq!(rebuild(&store, "st").await, v3);
-    let raw2 = store.get_version("st", 2).await.unwrap().unwrap();
+    let raw2 = get_version(&store, "st", 2).await.unwrap().unwrap();
     assert_eq!(raw2, incoming(&v2, false).raw);
     // The stale copy's participants are not searchable.
     let q = RecordQuery {
@@ -431,7 +577,7 @@ pub async fn stale_version_kept_not_served(store: Arc<dyn Store>) {
         ..query()
     };
     assert!(list_ids(&store, &q).await.is_empty());
-    let versions = store.list_versions("st").await.unwrap();
+    let versions = list_versions(&store, "st").await.unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(
         (
@@ -464,7 +610,7 @@ pub async fn duplicate_and_conflict(store: Arc<dyn Store>) {
     assert_eq!(put1(&store, &b, false).await, PutOutcome::Conflict);
     assert_eq!(put1(&store, &b, false).await, PutOutcome::Duplicate);
     assert_eq!(rebuild(&store, "dc").await, a);
-    let versions = store.list_versions("dc").await.unwrap();
+    let versions = list_versions(&store, "dc").await.unwrap();
     let summary: Vec<(&str, bool)> = versions
         .iter()
         .map(|v| (v.outcome.as_str(), v.served))
@@ -472,7 +618,7 @@ pub async fn duplicate_and_conflict(store: Arc<dyn Store>) {
     assert_eq!(summary, vec![("stored", true), ("conflict", false)]);
     // The raw of a version is the first received.
     assert_eq!(
-        store.get_version("dc", 4).await.unwrap().unwrap(),
+        get_version(&store, "dc", 4).await.unwrap().unwrap(),
         incoming(&a, false).raw
     );
 }
@@ -482,11 +628,11 @@ pub async fn partial_then_complete(store: Arc<dyn Store>) {
     let partial = record("pc", 1, Some(0), Some(10), &["a"], "o", 60);
     let complete = record("pc", 1, Some(0), Some(10), &["a"], "o", 75);
     assert_eq!(put1(&store, &partial, true).await, PutOutcome::Partial);
-    let head = store.get_record("pc").await.unwrap().unwrap();
+    let head = get_record(&store, "pc").await.unwrap().unwrap();
     assert!(head.partial);
     assert_eq!(head.session_count, 60);
     assert_eq!(put1(&store, &complete, false).await, PutOutcome::Stored);
-    let head = store.get_record("pc").await.unwrap().unwrap();
+    let head = get_record(&store, "pc").await.unwrap().unwrap();
     assert!(!head.partial);
     assert_eq!(head.session_count, 75);
     assert_eq!(rebuild(&store, "pc").await, complete);
@@ -498,12 +644,11 @@ pub async fn partial_then_complete(store: Arc<dyn Store>) {
         PutOutcome::Conflict
     );
     assert_eq!(rebuild(&store, "pc").await, complete);
-    let summary: Vec<(String, bool)> = store
-        .list_versions("pc")
+    let summary: Vec<(String, bool)> = list_versions(&store, "pc")
         .await
         .unwrap()
         .into_iter()
-        .map(|v| (v.outcome, v.served))
+        .map(|v| (v.outcome.as_str().to_string(), v.served))
         .collect();
     assert_eq!(
         summary,
@@ -516,7 +661,7 @@ pub async fn partial_then_complete(store: Arc<dyn Store>) {
     // A newer partial version is served (and reported partial).
     let v2 = record("pc", 2, Some(0), Some(10), &["a"], "o", 60);
     assert_eq!(put1(&store, &v2, true).await, PutOutcome::Partial);
-    assert!(store.get_record("pc").await.unwrap().unwrap().partial);
+    assert!(get_record(&store, "pc").await.unwrap().unwrap().partial);
 }
 
 /// A complete copy whose content was seen before only as a (conflicting) partial copy still
@@ -527,7 +672,7 @@ pub async fn complete_copy_of_conflicting_partial(store: Arc<dyn Store>) {
     assert_eq!(put1(&store, &a, true).await, PutOutcome::Partial);
     assert_eq!(put1(&store, &b, true).await, PutOutcome::Conflict);
     assert_eq!(put1(&store, &b, false).await, PutOutcome::Stored);
-    let head = store.get_record("ccp").await.unwrap().unwrap();
+    let head = get_record(&store, "ccp").await.unwrap().unwrap();
     assert!(!head.partial);
     assert_eq!(rebuild(&store, "ccp").await, b);
     assert_eq!(put1(&store, &a, false).await, PutOutcome::Duplicate);
@@ -539,7 +684,7 @@ pub async fn partial_then_identical_complete(store: Arc<dyn Store>) {
     let v = record("pic", 1, Some(0), Some(10), &["a"], "o", 3);
     assert_eq!(put1(&store, &v, true).await, PutOutcome::Partial);
     assert_eq!(put1(&store, &v, false).await, PutOutcome::Stored);
-    let head = store.get_record("pic").await.unwrap().unwrap();
+    let head = get_record(&store, "pic").await.unwrap().unwrap();
     assert!(!head.partial);
     assert_eq!(put1(&store, &v, false).await, PutOutcome::Duplicate);
     assert_eq!(rebuild(&store, "pic").await, v);
@@ -554,8 +699,7 @@ pub async fn duplicates_inside_one_batch(store: Arc<dyn Store>) {
     let mut a2x = a2.clone();
     a2x["type"] = json!("peerToPeer");
     let b1 = record("bd-b", 1, Some(1), Some(10), &["b"], "o", 1);
-    let out = store
-        .put_records(vec![
+    let out = put_records(&store, vec![
             incoming(&a1, false),
             incoming(&a1, false),
             incoming(&a2, false),
@@ -580,8 +724,8 @@ pub async fn duplicates_inside_one_batch(store: Arc<dyn Store>) {
     );
     assert_eq!(rebuild(&store, "bd").await, a2);
     assert_eq!(rebuild(&store, "bd-b").await, b1);
-    assert_eq!(store.list_versions("bd").await.unwrap().len(), 4);
-    assert!(store.put_records(Vec::new()).await.unwrap().is_empty());
+    assert_eq!(list_versions(&store, "bd").await.unwrap().len(), 4);
+    assert!(put_records(&store, Vec::new()).await.unwrap().is_empty());
 }
 
 /// A new served version replaces sessions, participants and the participant index.
@@ -591,15 +735,14 @@ pub async fn newer_version_replaces_children(store: Arc<dyn Store>) {
     put1(&store, &v1, false).await;
     put1(&store, &v2, false).await;
     assert_eq!(
-        store
-            .page_sessions("rc", None, 60, false)
+        page_sessions(&store, "rc", None, 60, false)
             .await
             .unwrap()
             .len(),
         2
     );
-    assert!(store.get_participant("rc", "old1").await.unwrap().is_none());
-    assert!(store.get_participant("rc", "new1").await.unwrap().is_some());
+    assert!(get_participant(&store, "rc", "old1").await.unwrap().is_none());
+    assert!(get_participant(&store, "rc", "new1").await.unwrap().is_some());
     for (pid, hits) in [("old1", 0), ("o1", 0), ("new1", 1), ("o2", 1)] {
         let q = RecordQuery {
             participant_ids: vec![vec![pid.into()]],
@@ -626,7 +769,7 @@ pub async fn repeated_session_ids(store: Arc<dyn Store>) {
     s2["marker"] = json!(2);
     v["sessions"] = json!([s0, session("other", 1), s2]);
     put1(&store, &v, false).await;
-    let all = store.page_sessions("rs", None, 60, true).await.unwrap();
+    let all = page_sessions(&store, "rs", None, 60, true).await.unwrap();
     assert_eq!(
         all.iter().map(|s| s.ordinal).collect::<Vec<_>>(),
         vec![0, 1, 2]
@@ -635,24 +778,22 @@ pub async fn repeated_session_ids(store: Arc<dyn Store>) {
         all[2].json,
         serde_json::to_string(&v["sessions"][2]).unwrap()
     );
-    let first = store.get_session("rs", "dup", true).await.unwrap().unwrap();
+    let first = get_session(&store, "rs", "dup", true).await.unwrap().unwrap();
     assert_eq!(first.ordinal, 0);
     assert_eq!(
         first.json,
         serde_json::to_string(&v["sessions"][0]).unwrap()
     );
-    let bare = store
-        .get_session("rs", "dup", false)
+    let bare = get_session(&store, "rs", "dup", false)
         .await
         .unwrap()
         .unwrap();
     assert!(!bare.json.contains("\"segments\""));
-    let after_first = store.page_sessions("rs", Some(0), 60, false).await.unwrap();
+    let after_first = page_sessions(&store, "rs", Some(0), 60, false).await.unwrap();
     assert_eq!(after_first.len(), 2);
     assert_eq!(after_first[0].ordinal, 1);
     assert!(
-        store
-            .get_session("rs", "missing", false)
+        get_session(&store, "rs", "missing", false)
             .await
             .unwrap()
             .is_none()
@@ -665,8 +806,7 @@ pub async fn paging_5000_sessions(store: Arc<dyn Store>) {
     let v = record("big", 1, Some(0), Some(600), &["a"], "o", 5000);
     put1(&store, &v, false).await;
     assert_eq!(
-        store
-            .get_record("big")
+        get_record(&store, "big")
             .await
             .unwrap()
             .unwrap()
@@ -676,7 +816,7 @@ pub async fn paging_5000_sessions(store: Arc<dyn Store>) {
     let mut after = None;
     let mut seen = 0usize;
     loop {
-        let page = store.page_sessions("big", after, 60, false).await.unwrap();
+        let page = page_sessions(&store, "big", after, 60, false).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -690,8 +830,7 @@ pub async fn paging_5000_sessions(store: Arc<dyn Store>) {
         after = page.last().map(|s| s.ordinal);
     }
     assert_eq!(seen, 5000);
-    let page = store
-        .page_sessions("big", Some(4979), 60, true)
+    let page = page_sessions(&store, "big", Some(4979), 60, true)
         .await
         .unwrap();
     assert_eq!(page.len(), 20);
@@ -711,7 +850,7 @@ pub async fn participants_paging_past_130(store: Arc<dyn Store>) {
     let mut after = None;
     let mut got = Vec::new();
     loop {
-        let page = store.page_participants("pp", after, 130).await.unwrap();
+        let page = page_participants(&store, "pp", after, 130).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -727,9 +866,9 @@ pub async fn participants_paging_past_130(store: Arc<dyn Store>) {
             serde_json::to_string(&v["participants_v2"][i]).unwrap()
         );
     }
-    let p = store.get_participant("pp", "p007").await.unwrap().unwrap();
+    let p = get_participant(&store, "pp", "p007").await.unwrap().unwrap();
     assert_eq!(p.ordinal, 7);
-    assert!(store.get_participant("pp", "x").await.unwrap().is_none());
+    assert!(get_participant(&store, "pp", "x").await.unwrap().is_none());
 }
 
 /// `startDateTime` bounds, inclusive and exclusive; order by (start, id); records without a start
@@ -745,7 +884,7 @@ pub async fn list_start_bounds(store: Arc<dyn Store>) {
     .iter()
     .map(|(id, s)| incoming(&record(id, 1, *s, s.map(|s| s + 5), &["a"], "o", 1), false))
     .collect();
-    store.put_records(batch).await.unwrap();
+    put_records(&store, batch).await.unwrap();
     assert_eq!(
         list_ids(&store, &query()).await,
         vec!["none", "r10", "r20", "r20b", "r30"]
@@ -772,9 +911,9 @@ pub async fn list_start_bounds(store: Arc<dyn Store>) {
             ..query()
         };
         assert_eq!(list_ids(&store, &q).await, want, "{lower:?}..{upper:?}");
-        assert_eq!(store.count_records(&q).await.unwrap(), want.len() as u64);
+        assert_eq!(count_records(&store, &q).await.unwrap(), want.len() as u64);
     }
-    let head = &store.list_records(&query()).await.unwrap()[0];
+    let head = &list_records(&store, &query()).await.unwrap()[0];
     assert_eq!(head.id, "none");
     assert_eq!(head.start_us, None);
     assert!(!head.json.contains("\"sessions\""));
@@ -797,7 +936,7 @@ pub async fn list_participant_filter(store: Arc<dyn Store>) {
         ),
         incoming(&record("d", 1, Some(4), Some(5), &[], "dave", 0), false),
     ];
-    store.put_records(batch).await.unwrap();
+    put_records(&store, batch).await.unwrap();
     let with = |lists: Vec<Vec<&str>>| RecordQuery {
         participant_ids: lists
             .into_iter()
@@ -819,7 +958,7 @@ pub async fn list_participant_filter(store: Arc<dyn Store>) {
     for (lists, want) in cases {
         let q = with(lists.clone());
         assert_eq!(list_ids(&store, &q).await, want, "{lists:?}");
-        assert_eq!(store.count_records(&q).await.unwrap(), want.len() as u64);
+        assert_eq!(count_records(&store, &q).await.unwrap(), want.len() as u64);
     }
     let q = RecordQuery {
         start_lower: Some(Bound {
@@ -850,7 +989,7 @@ pub async fn list_retention_cutoff(store: Arc<dyn Store>) {
             false,
         ),
     ];
-    store.put_records(batch).await.unwrap();
+    put_records(&store, batch).await.unwrap();
     let q = RecordQuery {
         end_after_us: Some(us(&at(20))),
         ..query()
@@ -859,7 +998,7 @@ pub async fn list_retention_cutoff(store: Arc<dyn Store>) {
         list_ids(&store, &q).await,
         vec!["nostart", "edge", "long", "noend-new"]
     );
-    assert_eq!(store.count_records(&q).await.unwrap(), 4);
+    assert_eq!(count_records(&store, &q).await.unwrap(), 4);
 }
 
 /// Keyset paging returns each record once, in order, while records are inserted before and
@@ -881,7 +1020,7 @@ pub async fn keyset_paging_stable_under_inserts(store: Arc<dyn Store>) {
             )
         })
         .collect();
-    store.put_records(batch).await.unwrap();
+    put_records(&store, batch).await.unwrap();
     let mut q = RecordQuery {
         limit: 7,
         ..query()
@@ -890,12 +1029,12 @@ pub async fn keyset_paging_stable_under_inserts(store: Arc<dyn Store>) {
     let mut expected_after: Vec<String> = Vec::new();
     let mut page_no = 0;
     loop {
-        let page = store.list_records(&q).await.unwrap();
+        let page = list_records(&store, &q).await.unwrap();
         if page.is_empty() {
             break;
         }
         let last = page.last().unwrap();
-        q.after = Some((last.start_us.unwrap_or(i64::MIN), last.id.clone()));
+        q.after = Some(ListCursor::of(last));
         seen.extend(page.iter().map(|h| h.id.clone()));
         page_no += 1;
         assert!(page_no < 200, "paging does not end");
@@ -935,8 +1074,7 @@ pub async fn keyset_paging_stable_under_inserts(store: Arc<dyn Store>) {
         );
         let same_after_id = format!("{}~{page_no}", last.id);
         let same_after = record(&same_after_id, 1, Some(last_start), None, &["a"], "o", 0);
-        store
-            .put_records(vec![
+        put_records(&store, vec![
                 incoming(&before, false),
                 incoming(&after, false),
                 incoming(&same_before, false),
@@ -964,7 +1102,7 @@ pub async fn keyset_paging_stable_under_inserts(store: Arc<dyn Store>) {
     }
     assert!(!seen.iter().any(|id| id.ends_with('-')));
     // Order is (start, id).
-    let heads = store.list_records(&query()).await.unwrap();
+    let heads = list_records(&store, &query()).await.unwrap();
     let keys: Vec<(i64, String)> = heads
         .iter()
         .map(|h| (h.start_us.unwrap_or(i64::MIN), h.id.clone()))
@@ -985,15 +1123,19 @@ pub async fn count_matches_list(store: Arc<dyn Store>) {
             )
         })
         .collect();
-    store.put_records(batch).await.unwrap();
-    assert_eq!(store.count_records(&query()).await.unwrap(), 25);
+    put_records(&store, batch).await.unwrap();
+    assert_eq!(count_records(&store, &query()).await.unwrap(), 25);
     let q = RecordQuery {
         participant_ids: vec![vec!["even".into()]],
-        after: Some((us(&at(10)), "c10".into())),
+        after: Some(ListCursor {
+            start_us: us(&at(10)),
+            id: "c10".into(),
+            tenant: DEFAULT_TENANT.into(),
+        }),
         limit: 2,
         ..query()
     };
-    assert_eq!(store.count_records(&q).await.unwrap(), 13);
+    assert_eq!(count_records(&store, &q).await.unwrap(), 13);
     assert_eq!(list_ids(&store, &q).await, vec!["c12", "c14"]);
 }
 
@@ -1009,16 +1151,16 @@ pub async fn version_history_raw_bytes(store: Arc<dyn Store>) {
             inc.raw.replace("\"groupCall\"", "\"group\\u0043all\"")
         );
         raws.push((version, inc.raw.clone()));
-        store.put_records(vec![inc]).await.unwrap();
+        put_records(&store, vec![inc]).await.unwrap();
     }
     for (version, raw) in &raws {
         assert_eq!(
-            store.get_version("vh", *version).await.unwrap().as_deref(),
+            get_version(&store, "vh", *version).await.unwrap().as_deref(),
             Some(raw.as_str())
         );
     }
-    assert!(store.get_version("vh", 4).await.unwrap().is_none());
-    let versions = store.list_versions("vh").await.unwrap();
+    assert!(get_version(&store, "vh", 4).await.unwrap().is_none());
+    let versions = list_versions(&store, "vh").await.unwrap();
     let summary: Vec<(i64, &str, bool, Option<&str>)> = versions
         .iter()
         .map(|v| {
@@ -1046,14 +1188,14 @@ pub async fn version_history_raw_bytes(store: Arc<dyn Store>) {
     // A large raw survives too.
     let big = record("vh-big", 1, Some(0), Some(10), &["a"], "o", 2000);
     let inc = incoming(&big, false);
-    store.put_records(vec![inc.clone()]).await.unwrap();
+    put_records(&store, vec![inc.clone()]).await.unwrap();
     assert_eq!(
-        store.get_version("vh-big", 1).await.unwrap().unwrap(),
+        get_version(&store, "vh-big", 1).await.unwrap().unwrap(),
         inc.raw
     );
 }
 
-fn log_row(kind: LogKind, id: &str, minute: Option<i64>) -> IncomingLogRow {
+pub(crate) fn log_row(kind: LogKind, id: &str, minute: Option<i64>) -> IncomingLogRow {
     let mut m = Map::new();
     m.insert("id".into(), json!(id));
     if let (Some(p), Some(minute)) = (kind.time_property(), minute) {
@@ -1084,7 +1226,7 @@ pub async fn log_rows_each_kind(store: Arc<dyn Store>) {
             log_row(*kind, "undated", None),
         ];
         let raws: Vec<String> = rows.iter().map(|r| r.raw.clone()).collect();
-        let out = store.put_log_rows(*kind, rows, None).await.unwrap();
+        let out = put_log_rows(&store, *kind, rows, None).await.unwrap();
         assert!(out.iter().all(|o| *o == LogOutcome::Stored));
         // Same content again (other key order, other bytes) is a duplicate; a new row is stored.
         let again = log_row(*kind, "r1", Some(1));
@@ -1096,8 +1238,7 @@ pub async fn log_rows_each_kind(store: Arc<dyn Store>) {
             raw: serde_json::to_string(&reordered).unwrap(),
             value: Value::Object(reordered),
         };
-        let out = store
-            .put_log_rows(
+        let out = put_log_rows(&store, 
                 *kind,
                 vec![
                     again,
@@ -1131,43 +1272,37 @@ pub async fn log_rows_each_kind(store: Arc<dyn Store>) {
                 })
                 .collect()
         };
-        let got = store
-            .query_log_rows(*kind, &q(1, 3, true, 0, 100))
+        let got = query_log_rows(&store, *kind, &q(1, 3, true, 0, 100))
             .await
             .unwrap();
         assert_eq!(got[0], raws[1], "raw rows come back byte for byte");
         assert_eq!(ids(got), vec!["r1", "r2a", "r2b", "r3"]);
         assert_eq!(
-            ids(store
-                .query_log_rows(*kind, &q(1, 3, false, 0, 100))
+            ids(query_log_rows(&store, *kind, &q(1, 3, false, 0, 100))
                 .await
                 .unwrap()),
             vec!["r1", "r2a", "r2b"]
         );
         assert_eq!(
-            ids(store
-                .query_log_rows(*kind, &q(0, 4, true, 1, 2))
+            ids(query_log_rows(&store, *kind, &q(0, 4, true, 1, 2))
                 .await
                 .unwrap()),
             vec!["r1", "r2a"]
         );
         assert_eq!(
-            ids(store
-                .query_log_rows(*kind, &q(0, 4, true, 4, 100))
+            ids(query_log_rows(&store, *kind, &q(0, 4, true, 4, 100))
                 .await
                 .unwrap()),
             vec!["r3", "r4"]
         );
         assert_eq!(
-            store
-                .count_log_rows(*kind, &q(0, 4, false, 3, 1))
+            count_log_rows(&store, *kind, &q(0, 4, false, 3, 1))
                 .await
                 .unwrap(),
             5
         );
         assert!(
-            store
-                .query_log_rows(*kind, &q(10, 20, true, 0, 10))
+            query_log_rows(&store, *kind, &q(10, 20, true, 0, 10))
                 .await
                 .unwrap()
                 .is_empty()
@@ -1182,7 +1317,7 @@ pub async fn log_rows_each_kind(store: Arc<dyn Store>) {
             skip: 0,
             limit: 1000,
         };
-        assert_eq!(store.count_log_rows(kind, &all).await.unwrap(), 6);
+        assert_eq!(count_log_rows(&store, kind, &all).await.unwrap(), 6);
     }
 }
 
@@ -1191,19 +1326,16 @@ pub async fn log_rows_dial_out_period(store: Arc<dyn Store>) {
     let kind = LogKind::PstnOnlineMeetingDialout;
     let day = |d: i64| us("2024-03-01T00:00:00Z") + d * 86_400_000_000;
     let row = |id: &str| log_row(kind, id, None);
-    let out = store
-        .put_log_rows(kind, vec![row("a"), row("b")], Some((day(0), day(7))))
+    let out = put_log_rows(&store, kind, vec![row("a"), row("b")], Some((day(0), day(7))))
         .await
         .unwrap();
     assert_eq!(out, vec![LogOutcome::Stored, LogOutcome::Stored]);
     // The same row for another period is another row; for the same period, a duplicate.
-    let out = store
-        .put_log_rows(kind, vec![row("a"), row("c")], Some((day(7), day(14))))
+    let out = put_log_rows(&store, kind, vec![row("a"), row("c")], Some((day(7), day(14))))
         .await
         .unwrap();
     assert_eq!(out, vec![LogOutcome::Stored, LogOutcome::Stored]);
-    let out = store
-        .put_log_rows(kind, vec![row("a")], Some((day(0), day(7))))
+    let out = put_log_rows(&store, kind, vec![row("a")], Some((day(0), day(7))))
         .await
         .unwrap();
     assert_eq!(out, vec![LogOutcome::Duplicate]);
@@ -1215,23 +1347,22 @@ pub async fn log_rows_dial_out_period(store: Arc<dyn Store>) {
         limit: 100,
     };
     let n = |rows: Vec<String>| rows.len();
-    assert_eq!(n(store.query_log_rows(kind, &q(0, 7)).await.unwrap()), 2);
-    assert_eq!(n(store.query_log_rows(kind, &q(0, 14)).await.unwrap()), 4);
-    assert_eq!(n(store.query_log_rows(kind, &q(7, 14)).await.unwrap()), 2);
-    assert_eq!(n(store.query_log_rows(kind, &q(1, 14)).await.unwrap()), 2);
-    assert_eq!(n(store.query_log_rows(kind, &q(0, 6)).await.unwrap()), 0);
-    assert_eq!(store.count_log_rows(kind, &q(0, 14)).await.unwrap(), 4);
-    let first = store.query_log_rows(kind, &q(0, 14)).await.unwrap();
+    assert_eq!(n(query_log_rows(&store, kind, &q(0, 7)).await.unwrap()), 2);
+    assert_eq!(n(query_log_rows(&store, kind, &q(0, 14)).await.unwrap()), 4);
+    assert_eq!(n(query_log_rows(&store, kind, &q(7, 14)).await.unwrap()), 2);
+    assert_eq!(n(query_log_rows(&store, kind, &q(1, 14)).await.unwrap()), 2);
+    assert_eq!(n(query_log_rows(&store, kind, &q(0, 6)).await.unwrap()), 0);
+    assert_eq!(count_log_rows(&store, kind, &q(0, 14)).await.unwrap(), 4);
+    let first = query_log_rows(&store, kind, &q(0, 14)).await.unwrap();
     assert_eq!(first[0], row("a").raw);
 }
 
 /// Dial-out rows without a period are refused.
 pub async fn log_rows_reject_dial_out_without_period(store: Arc<dyn Store>) {
     let kind = LogKind::PstnOnlineMeetingDialout;
-    let err = store
-        .put_log_rows(kind, vec![log_row(kind, "a", None)], None)
+    let err = put_log_rows(&store, kind, vec![log_row(kind, "a", None)], None)
         .await;
-    assert!(matches!(err, Err(crate::StoreError::InvalidInput(_))));
+    assert!(matches!(err, Err(callrecords_store::StoreError::InvalidInput(_))));
 }
 
 /// A fresh store is healthy.
@@ -1248,7 +1379,7 @@ pub async fn generation_changes_after_writes(store: Arc<dyn Store>) {
         g0,
         "no write, same generation"
     );
-    let _ = store.get_record("nope").await.unwrap();
+    let _ = get_record(&store, "nope").await.unwrap();
     assert_eq!(store.data_generation().unwrap(), g0, "reads leave it alone");
     let v1 = record("gen", 1, Some(0), Some(10), &["a"], "o", 1);
     assert_eq!(put1(&store, &v1, false).await, PutOutcome::Stored);
@@ -1260,8 +1391,7 @@ pub async fn generation_changes_after_writes(store: Arc<dyn Store>) {
     let g2 = store.data_generation().unwrap();
     assert_ne!(g2, g1, "a newer version changes the generation");
     let kind = LogKind::PstnCall;
-    store
-        .put_log_rows(kind, vec![log_row(kind, "g", None)], None)
+    put_log_rows(&store, kind, vec![log_row(kind, "g", None)], None)
         .await
         .unwrap();
     assert_ne!(

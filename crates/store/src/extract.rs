@@ -1,5 +1,6 @@
-//! Backend-neutral helpers: the index columns of a record, its split into head / sessions /
-//! participants, and content hashes for idempotency. Wrongly typed fields are treated as absent.
+//! What every backend extracts from a record before storing it: the index columns ([`index_record`]), its
+//! split into head / sessions / participants ([`split_record_raw`]), and a content hash for idempotency
+//! ([`content_hash`]). Wrongly typed fields are treated as absent.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -526,72 +527,26 @@ pub fn canonical_json(v: &Value) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
-}
+/// The first byte of every stored content hash: which function made it. `1` is XXH3-128 (the
+/// schema-1 stores' untagged 16-byte MurmurHash3 hashes are recomputed by the SQLite migration to schema 2).
+pub const HASH_XXH3_128: u8 = 1;
 
-/// MurmurHash3 x64_128 (seed 0), as 16 big-endian bytes of (h1, h2): stable across builds and
-/// platforms (unlike `std`'s hasher) and fast on large documents. Not cryptographic.
-pub fn hash128(data: &[u8]) -> [u8; 16] {
-    const C1: u64 = 0x87c3_7b91_1142_53d5;
-    const C2: u64 = 0x4cf5_ad43_2745_937f;
-    let (mut h1, mut h2) = (0u64, 0u64);
-    let mut blocks = data.chunks_exact(16);
-    for b in &mut blocks {
-        let mut k1 = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-        let mut k2 = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
-        k1 = k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-        h1 ^= k1;
-        h1 = h1
-            .rotate_left(27)
-            .wrapping_add(h2)
-            .wrapping_mul(5)
-            .wrapping_add(0x52dc_e729);
-        k2 = k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
-        h2 ^= k2;
-        h2 = h2
-            .rotate_left(31)
-            .wrapping_add(h1)
-            .wrapping_mul(5)
-            .wrapping_add(0x3849_5ab5);
-    }
-    let tail = blocks.remainder();
-    let mut t = [0u8; 16];
-    t[..tail.len()].copy_from_slice(tail);
-    let k1 = u64::from_le_bytes(t[..8].try_into().unwrap_or_default());
-    let k2 = u64::from_le_bytes(t[8..].try_into().unwrap_or_default());
-    if tail.len() > 8 {
-        h2 ^= k2.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
-    }
-    if !tail.is_empty() {
-        h1 ^= k1.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-    }
-    let len = data.len() as u64;
-    h1 ^= len;
-    h2 ^= len;
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&h1.to_be_bytes());
-    out[8..].copy_from_slice(&h2.to_be_bytes());
+/// A tagged content hash: [`HASH_XXH3_128`] then XXH3-128 of `data` as 16 big-endian bytes. Stable across
+/// builds and platforms; not cryptographic (it detects resent copies, it does not defend against forgery).
+pub fn hash128(data: &[u8]) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[0] = HASH_XXH3_128;
+    out[1..].copy_from_slice(&xxhash_rust::xxh3::xxh3_128(data).to_be_bytes());
     out
 }
 
 /// A 128-bit content hash of a value, independent of key order.
-pub fn content_hash(v: &Value) -> [u8; 16] {
+pub fn content_hash(v: &Value) -> [u8; 17] {
     content_hash_in(v, &mut Vec::with_capacity(4096))
 }
 
 /// [`content_hash`] using `buf` as scratch space (cleared first), so a loop can reuse one allocation.
-pub fn content_hash_in(v: &Value, buf: &mut Vec<u8>) -> [u8; 16] {
+pub fn content_hash_in(v: &Value, buf: &mut Vec<u8>) -> [u8; 17] {
     buf.clear();
     write_canonical(v, buf);
     hash128(buf)
@@ -724,13 +679,11 @@ mod tests {
     }
 
     #[test]
-    fn murmur3_reference_vectors() {
-        assert_eq!(hash128(b""), [0; 16]);
-        let hex: String = hash128(b"hello")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(hex, "cbd8a7b341bd9b025b1e906a48ae1d19");
+    fn xxh3_reference_vectors() {
+        let hex = |h: [u8; 17]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        // XXH3-128 of the empty input and of "hello" (seed 0), tagged 01.
+        assert_eq!(hex(hash128(b"")), "0199aa06d3014798d86001c324468d497f");
+        assert_eq!(hex(hash128(b"hello")), "01b5e9c1ad071b3e7fc779cfaa5e523818");
     }
 
     #[test]

@@ -82,13 +82,23 @@ pub async fn change_feed_pages_with_its_cursor(store: Arc<dyn Store>) {
     assert_eq!(three, all[..3].to_vec());
     let last = all.last().unwrap().cursor;
     assert!(store.changes_after(last, 10).await.unwrap().is_empty());
-    assert!(store.changes_after(last + 1000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .changes_after(last + 1000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The feed's served entries name exactly the served copies: the last served change of each record is the
 /// head's revision.
 pub async fn change_feed_matches_served_versions(store: Arc<dyn Store>) {
-    for (id, versions) in [("m-a", vec![1, 3, 2]), ("m-b", vec![5]), ("m-c", vec![1, 2])] {
+    for (id, versions) in [
+        ("m-a", vec![1, 3, 2]),
+        ("m-b", vec![5]),
+        ("m-c", vec![1, 2]),
+    ] {
         for v in versions {
             let r = record(id, v, Some(0), Some(1), &[], "o", 1);
             put1(&store, &r, false).await;
@@ -162,7 +172,11 @@ pub async fn pinned_read_returns_the_version_it_was_issued_for(store: Arc<dyn St
             .unwrap()
             .unwrap();
         assert_eq!(now.head.version, 2);
-        assert_eq!(now.sessions.len(), 0, "v2 has 2 sessions, after ordinal 1 none");
+        assert_eq!(
+            now.sessions.len(),
+            0,
+            "v2 has 2 sessions, after ordinal 1 none"
+        );
         assert!(now.participants.is_empty());
     }
 }
@@ -197,7 +211,12 @@ pub async fn pinned_read_of_another_record_is_absent(store: Arc<dyn Store>) {
 /// `list_records` with its count: the count is of the same snapshot as the page.
 pub async fn list_with_count_is_one_snapshot(store: Arc<dyn Store>) {
     let batch = (0..12)
-        .map(|i| incoming(&record(&format!("lc{i:02}"), 1, Some(i), None, &[], "o", 0), false))
+        .map(|i| {
+            incoming(
+                &record(&format!("lc{i:02}"), 1, Some(i), None, &[], "o", 0),
+                false,
+            )
+        })
         .collect();
     put_records(&store, batch).await.unwrap();
     let q = RecordQuery {

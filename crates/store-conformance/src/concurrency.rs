@@ -174,7 +174,11 @@ pub async fn read_record_is_one_snapshot_under_writes(store: Arc<dyn Store>) {
             };
             let (mut reads, mut torn) = (0u32, Vec::new());
             loop {
-                let view = store.read_record(&ALL, "torn", &read).await.unwrap().unwrap();
+                let view = store
+                    .read_record(&ALL, "torn", &read)
+                    .await
+                    .unwrap()
+                    .unwrap();
                 reads += 1;
                 let v = view.head.version;
                 let want = format!("\"s{v}-");

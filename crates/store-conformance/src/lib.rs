@@ -25,10 +25,12 @@ use callrecords_store::{
 
 mod changes;
 mod concurrency;
+mod outbox;
 mod scope;
 
 pub use changes::*;
 pub use concurrency::*;
+pub use outbox::*;
 pub use scope::*;
 
 /// Expand every conformance case into a `#[tokio::test]` for a backend: THE list of cases.
@@ -73,12 +75,16 @@ macro_rules! conformance_tests {
             scope_isolates_tenants_on_every_read,
             same_id_in_two_tenants_are_two_records,
             scope_limits_log_rows,
-            concurrent_batches_store_each_version_once
+            concurrent_batches_store_each_version_once,
+            consumer_cursors_are_durable_and_monotonic,
+            subscriptions_lifecycle,
+            outbox_enqueue_claim_and_attempts
         );
         $crate::conformance_tests!(@two $make, $reopen;
             two_handles_both_write_and_read,
             two_handles_race_on_the_same_ids,
-            another_handle_sees_commits_and_generation
+            another_handle_sees_commits_and_generation,
+            two_handles_claim_each_notification_once
         );
     };
     (@one $make:path; $($case:ident),* $(,)?) => {
@@ -466,7 +472,9 @@ pub async fn round_trip_is_value_identical(store: Arc<dyn Store>) {
         assert_eq!(s.json, serde_json::to_string(&v["sessions"][i]).unwrap());
     }
     // Without segments: the same minus `segments`.
-    let bare = page_sessions(&store, "rt-1", None, 60, false).await.unwrap();
+    let bare = page_sessions(&store, "rt-1", None, 60, false)
+        .await
+        .unwrap();
     for (i, s) in bare.iter().enumerate() {
         let mut want = v["sessions"][i].as_object().unwrap().clone();
         want.shift_remove("segments");
@@ -526,7 +534,12 @@ pub async fn unknown_record_is_absent(store: Arc<dyn Store>) {
             .unwrap()
             .is_none()
     );
-    assert!(get_participant(&store, "nope", "p").await.unwrap().is_none());
+    assert!(
+        get_participant(&store, "nope", "p")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(list_versions(&store, "nope").await.unwrap().is_empty());
     assert!(get_version(&store, "nope", 1).await.unwrap().is_none());
     assert!(list_ids(&store, &query()).await.is_empty());
@@ -699,7 +712,9 @@ pub async fn duplicates_inside_one_batch(store: Arc<dyn Store>) {
     let mut a2x = a2.clone();
     a2x["type"] = json!("peerToPeer");
     let b1 = record("bd-b", 1, Some(1), Some(10), &["b"], "o", 1);
-    let out = put_records(&store, vec![
+    let out = put_records(
+        &store,
+        vec![
             incoming(&a1, false),
             incoming(&a1, false),
             incoming(&a2, false),
@@ -707,9 +722,10 @@ pub async fn duplicates_inside_one_batch(store: Arc<dyn Store>) {
             incoming(&a2x, false),
             incoming(&b1, true),
             incoming(&a2, false),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         out,
         vec![
@@ -741,8 +757,18 @@ pub async fn newer_version_replaces_children(store: Arc<dyn Store>) {
             .len(),
         2
     );
-    assert!(get_participant(&store, "rc", "old1").await.unwrap().is_none());
-    assert!(get_participant(&store, "rc", "new1").await.unwrap().is_some());
+    assert!(
+        get_participant(&store, "rc", "old1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        get_participant(&store, "rc", "new1")
+            .await
+            .unwrap()
+            .is_some()
+    );
     for (pid, hits) in [("old1", 0), ("o1", 0), ("new1", 1), ("o2", 1)] {
         let q = RecordQuery {
             participant_ids: vec![vec![pid.into()]],
@@ -778,7 +804,10 @@ pub async fn repeated_session_ids(store: Arc<dyn Store>) {
         all[2].json,
         serde_json::to_string(&v["sessions"][2]).unwrap()
     );
-    let first = get_session(&store, "rs", "dup", true).await.unwrap().unwrap();
+    let first = get_session(&store, "rs", "dup", true)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.ordinal, 0);
     assert_eq!(
         first.json,
@@ -789,7 +818,9 @@ pub async fn repeated_session_ids(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert!(!bare.json.contains("\"segments\""));
-    let after_first = page_sessions(&store, "rs", Some(0), 60, false).await.unwrap();
+    let after_first = page_sessions(&store, "rs", Some(0), 60, false)
+        .await
+        .unwrap();
     assert_eq!(after_first.len(), 2);
     assert_eq!(after_first[0].ordinal, 1);
     assert!(
@@ -816,7 +847,9 @@ pub async fn paging_5000_sessions(store: Arc<dyn Store>) {
     let mut after = None;
     let mut seen = 0usize;
     loop {
-        let page = page_sessions(&store, "big", after, 60, false).await.unwrap();
+        let page = page_sessions(&store, "big", after, 60, false)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -866,7 +899,10 @@ pub async fn participants_paging_past_130(store: Arc<dyn Store>) {
             serde_json::to_string(&v["participants_v2"][i]).unwrap()
         );
     }
-    let p = get_participant(&store, "pp", "p007").await.unwrap().unwrap();
+    let p = get_participant(&store, "pp", "p007")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.ordinal, 7);
     assert!(get_participant(&store, "pp", "x").await.unwrap().is_none());
 }
@@ -1074,14 +1110,17 @@ pub async fn keyset_paging_stable_under_inserts(store: Arc<dyn Store>) {
         );
         let same_after_id = format!("{}~{page_no}", last.id);
         let same_after = record(&same_after_id, 1, Some(last_start), None, &["a"], "o", 0);
-        put_records(&store, vec![
+        put_records(
+            &store,
+            vec![
                 incoming(&before, false),
                 incoming(&after, false),
                 incoming(&same_before, false),
                 incoming(&same_after, false),
-            ])
-            .await
-            .unwrap();
+            ],
+        )
+        .await
+        .unwrap();
         expected_after.push(after_id);
         expected_after.push(same_after_id);
     }
@@ -1155,7 +1194,10 @@ pub async fn version_history_raw_bytes(store: Arc<dyn Store>) {
     }
     for (version, raw) in &raws {
         assert_eq!(
-            get_version(&store, "vh", *version).await.unwrap().as_deref(),
+            get_version(&store, "vh", *version)
+                .await
+                .unwrap()
+                .as_deref(),
             Some(raw.as_str())
         );
     }
@@ -1238,17 +1280,18 @@ pub async fn log_rows_each_kind(store: Arc<dyn Store>) {
             raw: serde_json::to_string(&reordered).unwrap(),
             value: Value::Object(reordered),
         };
-        let out = put_log_rows(&store, 
-                *kind,
-                vec![
-                    again,
-                    log_row(*kind, "r4", Some(4)),
-                    log_row(*kind, "r4", Some(4)),
-                ],
-                None,
-            )
-            .await
-            .unwrap();
+        let out = put_log_rows(
+            &store,
+            *kind,
+            vec![
+                again,
+                log_row(*kind, "r4", Some(4)),
+                log_row(*kind, "r4", Some(4)),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             out,
             vec![
@@ -1326,14 +1369,24 @@ pub async fn log_rows_dial_out_period(store: Arc<dyn Store>) {
     let kind = LogKind::PstnOnlineMeetingDialout;
     let day = |d: i64| us("2024-03-01T00:00:00Z") + d * 86_400_000_000;
     let row = |id: &str| log_row(kind, id, None);
-    let out = put_log_rows(&store, kind, vec![row("a"), row("b")], Some((day(0), day(7))))
-        .await
-        .unwrap();
+    let out = put_log_rows(
+        &store,
+        kind,
+        vec![row("a"), row("b")],
+        Some((day(0), day(7))),
+    )
+    .await
+    .unwrap();
     assert_eq!(out, vec![LogOutcome::Stored, LogOutcome::Stored]);
     // The same row for another period is another row; for the same period, a duplicate.
-    let out = put_log_rows(&store, kind, vec![row("a"), row("c")], Some((day(7), day(14))))
-        .await
-        .unwrap();
+    let out = put_log_rows(
+        &store,
+        kind,
+        vec![row("a"), row("c")],
+        Some((day(7), day(14))),
+    )
+    .await
+    .unwrap();
     assert_eq!(out, vec![LogOutcome::Stored, LogOutcome::Stored]);
     let out = put_log_rows(&store, kind, vec![row("a")], Some((day(0), day(7))))
         .await
@@ -1360,9 +1413,11 @@ pub async fn log_rows_dial_out_period(store: Arc<dyn Store>) {
 /// Dial-out rows without a period are refused.
 pub async fn log_rows_reject_dial_out_without_period(store: Arc<dyn Store>) {
     let kind = LogKind::PstnOnlineMeetingDialout;
-    let err = put_log_rows(&store, kind, vec![log_row(kind, "a", None)], None)
-        .await;
-    assert!(matches!(err, Err(callrecords_store::StoreError::InvalidInput(_))));
+    let err = put_log_rows(&store, kind, vec![log_row(kind, "a", None)], None).await;
+    assert!(matches!(
+        err,
+        Err(callrecords_store::StoreError::InvalidInput(_))
+    ));
 }
 
 /// A fresh store is healthy.

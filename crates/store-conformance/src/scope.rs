@@ -17,8 +17,14 @@ async fn put_as(store: &Arc<dyn Store>, t: &str, values: &[Value]) -> Vec<PutOut
 pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
     let a = record("only-a", 1, Some(0), Some(10), &["alice"], "org-a", 3);
     let b = record("only-b", 1, Some(5), Some(10), &["bob"], "org-b", 2);
-    assert_eq!(put_as(&store, "tenant-a", &[a]).await, vec![PutOutcome::Stored]);
-    assert_eq!(put_as(&store, "tenant-b", &[b]).await, vec![PutOutcome::Stored]);
+    assert_eq!(
+        put_as(&store, "tenant-a", &[a]).await,
+        vec![PutOutcome::Stored]
+    );
+    assert_eq!(
+        put_as(&store, "tenant-b", &[b]).await,
+        vec![PutOutcome::Stored]
+    );
     let (ta, tb) = (tenant("tenant-a"), tenant("tenant-b"));
     let full = RecordRead {
         sessions: Some(Window::first(60)),
@@ -27,8 +33,15 @@ pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
         pin: None,
     };
     // Own record: everything; the other's: absent, exactly like a missing id.
-    let own = store.read_record(&ta, "only-a", &full).await.unwrap().unwrap();
-    assert_eq!((own.head.tenant.as_str(), own.sessions.len()), ("tenant-a", 3));
+    let own = store
+        .read_record(&ta, "only-a", &full)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (own.head.tenant.as_str(), own.sessions.len()),
+        ("tenant-a", 3)
+    );
     for (scope, id) in [(&ta, "only-b"), (&tb, "only-a"), (&ta, "missing")] {
         assert!(store.read_record(scope, id, &full).await.unwrap().is_none());
         assert!(
@@ -38,8 +51,20 @@ pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
                 .unwrap()
                 .is_none()
         );
-        assert!(store.get_participant(scope, id, "alice").await.unwrap().is_none());
-        assert!(store.get_participant(scope, id, "bob").await.unwrap().is_none());
+        assert!(
+            store
+                .get_participant(scope, id, "alice")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .get_participant(scope, id, "bob")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(store.list_versions(scope, id).await.unwrap().is_empty());
         assert!(store.get_version(scope, id, 1).await.unwrap().is_none());
     }
@@ -62,13 +87,25 @@ pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
         pin: Some(rev_b),
         ..RecordRead::default()
     };
-    assert!(store.read_record(&ta, "only-b", &pinned).await.unwrap().is_none());
+    assert!(
+        store
+            .read_record(&ta, "only-b", &pinned)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Lists and counts.
     let ids = |l: callrecords_store::RecordList| -> Vec<String> {
         l.heads.into_iter().map(|h| h.id).collect()
     };
-    assert_eq!(ids(store.list_records(&ta, &query(), false).await.unwrap()), vec!["only-a"]);
-    assert_eq!(ids(store.list_records(&tb, &query(), false).await.unwrap()), vec!["only-b"]);
+    assert_eq!(
+        ids(store.list_records(&ta, &query(), false).await.unwrap()),
+        vec!["only-a"]
+    );
+    assert_eq!(
+        ids(store.list_records(&tb, &query(), false).await.unwrap()),
+        vec!["only-b"]
+    );
     assert_eq!(
         ids(store.list_records(&ALL, &query(), false).await.unwrap()),
         vec!["only-a", "only-b"]
@@ -79,16 +116,33 @@ pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
         participant_ids: vec![vec!["bob".into()]],
         ..query()
     };
-    assert!(store.list_records(&ta, &by_bob, true).await.unwrap().heads.is_empty());
+    assert!(
+        store
+            .list_records(&ta, &by_bob, true)
+            .await
+            .unwrap()
+            .heads
+            .is_empty()
+    );
     assert_eq!(store.count_records(&ta, &by_bob).await.unwrap(), 0);
-    assert!(store.list_records(&tenant("nobody"), &query(), false).await.unwrap().heads.is_empty());
+    assert!(
+        store
+            .list_records(&tenant("nobody"), &query(), false)
+            .await
+            .unwrap()
+            .heads
+            .is_empty()
+    );
     // The change feed names each copy's tenant.
     let changes = all_changes(&store, 0).await;
     let tenants: Vec<(&str, &str)> = changes
         .iter()
         .map(|c| (c.record_id.as_str(), c.tenant.as_str()))
         .collect();
-    assert_eq!(tenants, vec![("only-a", "tenant-a"), ("only-b", "tenant-b")]);
+    assert_eq!(
+        tenants,
+        vec![("only-a", "tenant-a"), ("only-b", "tenant-b")]
+    );
 }
 
 /// The same record id in two tenants is two records with their own versions and history; `All` lists both,
@@ -96,15 +150,39 @@ pub async fn scope_isolates_tenants_on_every_read(store: Arc<dyn Store>) {
 pub async fn same_id_in_two_tenants_are_two_records(store: Arc<dyn Store>) {
     let v1 = record("shared-id", 1, Some(0), Some(10), &["a"], "o", 1);
     let v2 = record("shared-id", 2, Some(0), Some(10), &["a"], "o", 2);
-    assert_eq!(put_as(&store, "t1", std::slice::from_ref(&v2)).await, vec![PutOutcome::Stored]);
+    assert_eq!(
+        put_as(&store, "t1", std::slice::from_ref(&v2)).await,
+        vec![PutOutcome::Stored]
+    );
     // Older version in another tenant: its own first copy, not stale.
-    assert_eq!(put_as(&store, "t2", std::slice::from_ref(&v1)).await, vec![PutOutcome::Stored]);
-    assert_eq!(put_as(&store, "t2", &[v1]).await, vec![PutOutcome::Duplicate]);
+    assert_eq!(
+        put_as(&store, "t2", std::slice::from_ref(&v1)).await,
+        vec![PutOutcome::Stored]
+    );
+    assert_eq!(
+        put_as(&store, "t2", &[v1]).await,
+        vec![PutOutcome::Duplicate]
+    );
     let read = RecordRead::default();
-    let h1 = store.read_record(&tenant("t1"), "shared-id", &read).await.unwrap().unwrap();
-    let h2 = store.read_record(&tenant("t2"), "shared-id", &read).await.unwrap().unwrap();
+    let h1 = store
+        .read_record(&tenant("t1"), "shared-id", &read)
+        .await
+        .unwrap()
+        .unwrap();
+    let h2 = store
+        .read_record(&tenant("t2"), "shared-id", &read)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((h1.head.version, h2.head.version), (2, 1));
-    assert_eq!(store.list_versions(&tenant("t2"), "shared-id").await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_versions(&tenant("t2"), "shared-id")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let all = store.list_records(&ALL, &query(), true).await.unwrap();
     let keys: Vec<(String, String)> = all
         .heads
@@ -113,7 +191,10 @@ pub async fn same_id_in_two_tenants_are_two_records(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(
         keys,
-        vec![("shared-id".into(), "t1".into()), ("shared-id".into(), "t2".into())]
+        vec![
+            ("shared-id".into(), "t1".into()),
+            ("shared-id".into(), "t2".into())
+        ]
     );
     assert_eq!(all.count, Some(2));
     let after_first = RecordQuery {
@@ -150,7 +231,13 @@ pub async fn scope_limits_log_rows(store: Arc<dyn Store>) {
         .unwrap();
     let n = |scope: ReadScope| {
         let store = store.clone();
-        async move { store.query_log_rows(&scope, kind, &all_time).await.unwrap().len() }
+        async move {
+            store
+                .query_log_rows(&scope, kind, &all_time)
+                .await
+                .unwrap()
+                .len()
+        }
     };
     assert_eq!(n(tenant("t1")).await, 2);
     assert_eq!(n(tenant("t2")).await, 1);

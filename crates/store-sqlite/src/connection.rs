@@ -30,6 +30,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0002_tenants_and_change_feed.sql"),
         then: Some(rehash),
     },
+    Migration {
+        sql: include_str!("../migrations/0003_notifications.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

@@ -15,6 +15,7 @@
 //! | `write` | preparing and writing record batches (the version rules applied) |
 //! | `read` | record reads, version history, the change feed |
 //! | `log_rows` | PSTN / direct routing / SMS / blocked-users / dial-out rows |
+//! | `notifications` | consumer cursors, subscriptions, the notification outbox |
 //! | `generation` | `data_generation` (`PRAGMA data_version`) |
 
 use std::path::{Path, PathBuf};
@@ -22,9 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use callrecords_store::{
-    Change, IncomingLogRow, IncomingRecord, LogKind, LogOutcome, LogQuery, ParticipantRow,
-    PutOutcome, ReadScope, RecordList, RecordQuery, RecordRead, RecordView, SessionRow, Store,
-    StoreError, VersionInfo,
+    AttemptResult, Change, CreateSubscription, IncomingLogRow, IncomingRecord, LogKind, LogOutcome,
+    LogQuery, NewNotification, Notification, ParticipantRow, PutOutcome, ReadScope, RecordList,
+    RecordQuery, RecordRead, RecordView, SessionRow, Store, StoreError, SubscriptionRow,
+    VersionInfo,
 };
 use rusqlite::{Connection, ErrorCode};
 
@@ -32,6 +34,7 @@ pub mod connection;
 mod encoding;
 mod generation;
 mod log_rows;
+mod notifications;
 mod read;
 mod write;
 
@@ -277,7 +280,8 @@ impl Store for SqliteStore {
         id: &str,
     ) -> Result<Vec<VersionInfo>, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.read(move |c| read::list_versions(c, &scope, &id)).await
+        self.read(move |c| read::list_versions(c, &scope, &id))
+            .await
     }
 
     async fn get_version(
@@ -325,6 +329,101 @@ impl Store for SqliteStore {
 
     fn data_generation(&self) -> Result<u64, StoreError> {
         self.inner.generation.current()
+    }
+
+    async fn consumer_cursor(&self, consumer: &str) -> Result<i64, StoreError> {
+        let consumer = consumer.to_owned();
+        self.read(move |c| notifications::consumer_cursor(c, &consumer))
+            .await
+    }
+
+    async fn set_consumer_cursor(&self, consumer: &str, cursor: i64) -> Result<(), StoreError> {
+        let consumer = consumer.to_owned();
+        self.write(move |c| notifications::set_consumer_cursor(c, &consumer, cursor))
+            .await
+    }
+
+    async fn create_subscription(
+        &self,
+        sub: &SubscriptionRow,
+        max_per_tenant: usize,
+    ) -> Result<CreateSubscription, StoreError> {
+        let sub = sub.clone();
+        self.write(move |c| notifications::create_subscription(c, &sub, max_per_tenant))
+            .await
+    }
+
+    async fn get_subscription(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+    ) -> Result<Option<SubscriptionRow>, StoreError> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.read(move |c| notifications::get_subscription(c, &scope, &id))
+            .await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        scope: &ReadScope,
+    ) -> Result<Vec<SubscriptionRow>, StoreError> {
+        let scope = scope.clone();
+        self.read(move |c| notifications::list_subscriptions(c, &scope))
+            .await
+    }
+
+    async fn update_subscription(
+        &self,
+        scope: &ReadScope,
+        sub: &SubscriptionRow,
+    ) -> Result<bool, StoreError> {
+        let (scope, sub) = (scope.clone(), sub.clone());
+        self.write(move |c| notifications::update_subscription(c, &scope, &sub))
+            .await
+    }
+
+    async fn delete_subscription(&self, scope: &ReadScope, id: &str) -> Result<bool, StoreError> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.write(move |c| notifications::delete_subscription(c, &scope, &id))
+            .await
+    }
+
+    async fn enqueue_notifications(
+        &self,
+        consumer: &str,
+        cursor: i64,
+        batch: Vec<NewNotification>,
+    ) -> Result<(), StoreError> {
+        let consumer = consumer.to_owned();
+        self.write(move |c| notifications::enqueue_notifications(c, &consumer, cursor, batch))
+            .await
+    }
+
+    async fn claim_due_notifications(
+        &self,
+        now_us: i64,
+        lease_us: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.write(move |c| notifications::claim_due_notifications(c, now_us, lease_us, limit))
+            .await
+    }
+
+    async fn finish_attempt(&self, seq: i64, attempt: &AttemptResult) -> Result<(), StoreError> {
+        let attempt = attempt.clone();
+        self.write(move |c| notifications::finish_attempt(c, seq, &attempt))
+            .await
+    }
+
+    async fn list_notifications(
+        &self,
+        scope: &ReadScope,
+        subscription_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let (scope, id) = (scope.clone(), subscription_id.to_owned());
+        self.read(move |c| notifications::list_notifications(c, &scope, &id, limit))
+            .await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -3,8 +3,8 @@
 
 use callrecords_store::extract::{index_record, splice_segments, split_record_raw};
 use callrecords_store::{
-    Change, ChangeKind, ParticipantRow, PutOutcome, ReadScope, RecordHead, RecordList,
-    RecordQuery, RecordRead, RecordView, SessionRow, StoreError, VersionInfo, Window,
+    Change, ChangeKind, ParticipantRow, PutOutcome, ReadScope, RecordHead, RecordList, RecordQuery,
+    RecordRead, RecordView, SessionRow, StoreError, VersionInfo, Window,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -401,8 +401,7 @@ pub(crate) fn list_records(
     let tx = c.unchecked_transaction().db()?;
     let (filter, mut params, order) = record_filter(scope, q, true);
     params.push(SqlValue::Integer(limit_i64(q.limit)));
-    let sql =
-        format!("SELECT {HEAD_COLS} FROM records r WHERE {filter} ORDER BY {order} LIMIT ?");
+    let sql = format!("SELECT {HEAD_COLS} FROM records r WHERE {filter} ORDER BY {order} LIMIT ?");
     let heads = tx
         .prepare_cached(&sql)
         .db()?

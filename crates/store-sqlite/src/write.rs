@@ -2,7 +2,9 @@
 //! compression), then the writer applies [`callrecords_store::rules::decide`] to it inside one
 //! `BEGIN IMMEDIATE` transaction per batch.
 
-use callrecords_store::extract::{RecordIndex, SplitRecord, content_hash_in, index_record, split_record_raw};
+use callrecords_store::extract::{
+    RecordIndex, SplitRecord, content_hash_in, index_record, split_record_raw,
+};
 use callrecords_store::rules::{self, Decision, IncomingCopy, Serve, ServedCopy};
 use callrecords_store::{ChangeKind, IncomingRecord, PutOutcome, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -200,7 +202,14 @@ fn put_batch(
                 .db()?;
             }
             (Serve::Replace | Serve::Repoint, existing) => {
-                serve_version(&tx, tenant, &p, seq, received_us, existing.as_ref().map(|s| s.rk))?;
+                serve_version(
+                    &tx,
+                    tenant,
+                    &p,
+                    seq,
+                    received_us,
+                    existing.as_ref().map(|s| s.rk),
+                )?;
             }
         }
         outcomes.push(outcome);
@@ -213,7 +222,6 @@ fn put_batch(
     tx.commit().db()?;
     Ok(outcomes)
 }
-
 
 fn insert_version(
     tx: &rusqlite::Transaction<'_>,

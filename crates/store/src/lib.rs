@@ -12,7 +12,13 @@ pub use callrecords_model::LogKind;
 use serde_json::Value;
 
 pub mod extract;
+mod outbox;
 pub mod rules;
+
+pub use outbox::{
+    AttemptResult, CreateSubscription, DeliveryState, NewNotification, NextStep, Notification,
+    NotificationKind, SubscriptionRow,
+};
 
 /// Everything a store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -445,6 +451,73 @@ pub trait Store: Send + Sync + 'static {
         kind: LogKind,
         q: &LogQuery,
     ) -> Result<Vec<String>, StoreError>;
+
+    /// A consumer's durable change-feed cursor (0 when it never saved one).
+    async fn consumer_cursor(&self, consumer: &str) -> Result<i64, StoreError>;
+
+    /// Save a consumer's cursor (it only moves forward: a smaller value is ignored).
+    async fn set_consumer_cursor(&self, consumer: &str, cursor: i64) -> Result<(), StoreError>;
+
+    /// Store a subscription unless its tenant already has `max_per_tenant` or its application already has one
+    /// with the same resource and change types (checked and written in one transaction).
+    async fn create_subscription(
+        &self,
+        sub: &SubscriptionRow,
+        max_per_tenant: usize,
+    ) -> Result<CreateSubscription, StoreError>;
+
+    /// A subscription in scope.
+    async fn get_subscription(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+    ) -> Result<Option<SubscriptionRow>, StoreError>;
+
+    /// Every subscription in scope, by id.
+    async fn list_subscriptions(
+        &self,
+        scope: &ReadScope,
+    ) -> Result<Vec<SubscriptionRow>, StoreError>;
+
+    /// Replace a subscription (same id and tenant); false when there is none in scope.
+    async fn update_subscription(
+        &self,
+        scope: &ReadScope,
+        sub: &SubscriptionRow,
+    ) -> Result<bool, StoreError>;
+
+    /// Delete a subscription and its pending notifications; false when there is none in scope.
+    async fn delete_subscription(&self, scope: &ReadScope, id: &str) -> Result<bool, StoreError>;
+
+    /// Queue notifications and move `consumer`'s cursor to `cursor`, in one transaction: a crash either
+    /// loses both (the consumer reads the same changes again) or keeps both. A notification whose id is
+    /// already queued is skipped (so re-reading changes never queues twice).
+    async fn enqueue_notifications(
+        &self,
+        consumer: &str,
+        cursor: i64,
+        notifications: Vec<NewNotification>,
+    ) -> Result<(), StoreError>;
+
+    /// Claim up to `limit` pending notifications due by `now_us` for `lease_us` (other claimers skip them until
+    /// the lease ends, so several nodes deliver each attempt once), oldest due first.
+    async fn claim_due_notifications(
+        &self,
+        now_us: i64,
+        lease_us: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Record an attempt on a notification and its next step (ends the claim).
+    async fn finish_attempt(&self, seq: i64, attempt: &AttemptResult) -> Result<(), StoreError>;
+
+    /// A subscription's notifications, newest first, at most `limit`: the debugging view of deliveries.
+    async fn list_notifications(
+        &self,
+        scope: &ReadScope,
+        subscription_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

@@ -1,0 +1,281 @@
+//! Consumer cursors, subscriptions and the notification outbox.
+
+use super::*;
+use callrecords_store::{
+    AttemptResult, CreateSubscription, DeliveryState, NewNotification, NextStep, NotificationKind,
+    SubscriptionRow,
+};
+
+pub(crate) fn subscription(id: &str, tenant: &str, app: &str, resource: &str) -> SubscriptionRow {
+    SubscriptionRow {
+        id: id.into(),
+        tenant: tenant.into(),
+        app_id: app.into(),
+        resource: resource.into(),
+        change_types: "created,updated".into(),
+        expiration_us: 1_000_000,
+        json: format!("{{\"id\":\"{id}\"}}"),
+        secret: None,
+        start_cursor: 0,
+    }
+}
+
+pub(crate) fn note(id: &str, sub: &str, due_us: i64) -> NewNotification {
+    NewNotification {
+        notification_id: id.into(),
+        subscription_id: sub.into(),
+        tenant: DEFAULT_TENANT.into(),
+        target_url: "http://127.0.0.1:9/hook".into(),
+        kind: NotificationKind::Change {
+            change_type: "created".into(),
+            record_id: format!("rec-{id}"),
+            change_cursor: 1,
+        },
+        due_us,
+    }
+}
+
+/// A consumer's cursor starts at 0, is saved, and never moves back.
+pub async fn consumer_cursors_are_durable_and_monotonic(store: Arc<dyn Store>) {
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
+    store.set_consumer_cursor("quality", 42).await.unwrap();
+    store.set_consumer_cursor("notify", 7).await.unwrap();
+    store.set_consumer_cursor("quality", 40).await.unwrap();
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), 42);
+    assert_eq!(store.consumer_cursor("notify").await.unwrap(), 7);
+}
+
+/// Create, duplicate, quota, get/list in scope, update, delete (which also drops pending notifications).
+pub async fn subscriptions_lifecycle(store: Arc<dyn Store>) {
+    let res = "communications/callRecords";
+    let a = subscription("s-a", "t1", "app", res);
+    assert_eq!(
+        store.create_subscription(&a, 2).await.unwrap(),
+        CreateSubscription::Created
+    );
+    // Same app, resource and change types: duplicate; another app: fine; then the quota.
+    assert_eq!(
+        store
+            .create_subscription(&subscription("s-dup", "t1", "app", res), 2)
+            .await
+            .unwrap(),
+        CreateSubscription::Duplicate {
+            existing_id: "s-a".into()
+        }
+    );
+    let b = subscription("s-b", "t1", "other-app", res);
+    assert_eq!(
+        store.create_subscription(&b, 2).await.unwrap(),
+        CreateSubscription::Created
+    );
+    assert_eq!(
+        store
+            .create_subscription(&subscription("s-c", "t1", "third", res), 2)
+            .await
+            .unwrap(),
+        CreateSubscription::QuotaExceeded
+    );
+    // Another tenant has its own quota.
+    assert_eq!(
+        store
+            .create_subscription(&subscription("s-t2", "t2", "app", res), 2)
+            .await
+            .unwrap(),
+        CreateSubscription::Created
+    );
+    let t1 = ReadScope::Tenant("t1".into());
+    let t2 = ReadScope::Tenant("t2".into());
+    assert_eq!(
+        store.get_subscription(&t1, "s-a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.get_subscription(&t2, "s-a").await.unwrap(), None);
+    let ids = |v: Vec<SubscriptionRow>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_subscriptions(&t1).await.unwrap()),
+        vec!["s-a", "s-b"]
+    );
+    assert_eq!(ids(store.list_subscriptions(&ALL).await.unwrap()).len(), 3);
+    let mut renewed = a.clone();
+    renewed.expiration_us = 5_000_000;
+    renewed.json = "{\"id\":\"s-a\",\"renewed\":true}".into();
+    assert!(store.update_subscription(&t1, &renewed).await.unwrap());
+    assert!(!store.update_subscription(&t2, &renewed).await.unwrap());
+    assert_eq!(
+        store
+            .get_subscription(&ALL, "s-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .expiration_us,
+        5_000_000
+    );
+    store
+        .enqueue_notifications(
+            "notify",
+            3,
+            vec![note("n1", "s-a", 0), note("n2", "s-b", 0)],
+        )
+        .await
+        .unwrap();
+    assert!(!store.delete_subscription(&t2, "s-a").await.unwrap());
+    assert!(store.delete_subscription(&t1, "s-a").await.unwrap());
+    assert!(!store.delete_subscription(&t1, "s-a").await.unwrap());
+    assert!(store.get_subscription(&ALL, "s-a").await.unwrap().is_none());
+    let due = store.claim_due_notifications(10, 1_000, 10).await.unwrap();
+    let due: Vec<&str> = due.iter().map(|n| n.new.notification_id.as_str()).collect();
+    assert_eq!(
+        due,
+        vec!["n2"],
+        "the deleted subscription's pending notification went with it"
+    );
+}
+
+/// Enqueueing moves the consumer's cursor in the same transaction, skips ids already queued, and claims
+/// hand each due notification out once per lease; attempts are recorded with their next step.
+pub async fn outbox_enqueue_claim_and_attempts(store: Arc<dyn Store>) {
+    store
+        .enqueue_notifications(
+            "notify",
+            10,
+            vec![
+                note("a", "s", 100),
+                note("b", "s", 50),
+                note("later", "s", 1_000),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.consumer_cursor("notify").await.unwrap(), 10);
+    // Re-reading the same changes (a crash after delivery started) queues nothing twice.
+    store
+        .enqueue_notifications("notify", 12, vec![note("a", "s", 100)])
+        .await
+        .unwrap();
+    assert_eq!(store.consumer_cursor("notify").await.unwrap(), 12);
+    let claimed = store.claim_due_notifications(200, 30, 10).await.unwrap();
+    let ids: Vec<&str> = claimed
+        .iter()
+        .map(|n| n.new.notification_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["b", "a"], "oldest due first, not-yet-due left");
+    assert!(
+        claimed
+            .iter()
+            .all(|n| n.state == DeliveryState::Pending && n.attempts == 0)
+    );
+    // Leased: not handed out again until the lease ends.
+    assert!(
+        store
+            .claim_due_notifications(210, 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (a, b) = (&claimed[1], &claimed[0]);
+    store
+        .finish_attempt(
+            b.seq,
+            &AttemptResult {
+                at_us: 211,
+                result: "202".into(),
+                next: NextStep::Delivered,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .finish_attempt(
+            a.seq,
+            &AttemptResult {
+                at_us: 212,
+                result: "503".into(),
+                next: NextStep::RetryAt(500),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_notifications(400, 30, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_due_notifications(500, 30, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].new.notification_id.as_str(), again[0].attempts),
+        ("a", 1)
+    );
+    assert_eq!(again[0].last_result.as_deref(), Some("503"));
+    store
+        .finish_attempt(
+            again[0].seq,
+            &AttemptResult {
+                at_us: 501,
+                result: "timeout".into(),
+                next: NextStep::Dropped {
+                    reason: "retried for 4 h".into(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    // The expired lease of a crashed claimer is claimable again: "later" becomes due at 1,000.
+    let late = store.claim_due_notifications(1_000, 30, 10).await.unwrap();
+    assert_eq!(late.len(), 1);
+    let late2 = store.claim_due_notifications(1_031, 30, 10).await.unwrap();
+    assert_eq!(late2.len(), 1, "a lease that ran out is claimable again");
+    let view = store.list_notifications(&ALL, "s", 10).await.unwrap();
+    let states: Vec<(&str, DeliveryState, u32)> = view
+        .iter()
+        .map(|n| (n.new.notification_id.as_str(), n.state, n.attempts))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("later", DeliveryState::Pending, 0),
+            ("b", DeliveryState::Delivered, 1),
+            ("a", DeliveryState::Dropped, 2),
+        ]
+    );
+    assert_eq!(view[2].drop_reason.as_deref(), Some("retried for 4 h"));
+    assert!(
+        store
+            .list_notifications(&ReadScope::Tenant("other".into()), "s", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Two handles claiming at the same time never get the same notification within one lease.
+pub async fn two_handles_claim_each_notification_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let notes: Vec<NewNotification> = (0..200).map(|i| note(&format!("n{i}"), "s", 0)).collect();
+    a.enqueue_notifications("notify", 1, notes).await.unwrap();
+    let mut tasks = Vec::new();
+    for store in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = store
+                    .claim_due_notifications(10, 1_000_000_000, 7)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|n| n.new.notification_id));
+            }
+        }));
+    }
+    let mut all: Vec<String> = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    assert_eq!(all.len(), 200, "every notification claimed exactly once");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200);
+}

@@ -463,7 +463,8 @@ mod tests {
         assert_eq!(b.network_name, "Net, \"east\"");
         assert_eq!(b.city, "Seattle, WA");
         // Mixed 14- and 15-column rows in one file.
-        let mixed = "10.0.0.0,a,16,A,o,t,ot,c,z,US,s,r,1,0\n10.1.0.0,b,16,B,o,t,ot,c,z,US,s,r,0,0,1\n";
+        let mixed =
+            "10.0.0.0,a,16,A,o,t,ot,c,z,US,s,r,1,0\n10.1.0.0,b,16,B,o,t,ot,c,z,US,s,r,0,0,1\n";
         let m = BuildingMap::parse(mixed).unwrap();
         assert_eq!(m.lookup("10.1.1.1").unwrap().vpn, Some(true));
         assert_eq!(m.lookup("10.0.1.1").unwrap().vpn, None);

@@ -18,9 +18,7 @@ pub mod rows;
 pub mod summary;
 
 pub use buildings::{Building, BuildingFileError, BuildingMap, Ipv4Net, RowError};
-pub use classify::{
-    Classification, Metric, MetricSet, StreamClass, UnclassifiedReason, classify,
-};
+pub use classify::{Classification, Metric, MetricSet, StreamClass, UnclassifiedReason, classify};
 pub use kind::MediaKind;
 pub use rows::{
     CallSlicers, Corp, EndpointSlicers, Party, RecordRows, SessionRow, Side, StreamKey,

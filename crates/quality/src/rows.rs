@@ -37,8 +37,8 @@
 //! the day it started; records of long meetings are split by when each stream began).
 
 use callrecords_model::{
-    CallRecord, DateTimeOffset, DeviceInfo, Endpoint, Enum, Field, GraphEnum, Identity, IdentitySet,
-    Media, MediaStream, NetworkInfo, ParticipantEndpoint, Segment, Session, UserAgent,
+    CallRecord, DateTimeOffset, DeviceInfo, Endpoint, Enum, Field, GraphEnum, Identity,
+    IdentitySet, Media, MediaStream, NetworkInfo, ParticipantEndpoint, Segment, Session, UserAgent,
 };
 use serde::Serialize;
 
@@ -188,7 +188,7 @@ impl StreamMetrics {
             average_received_frame_rate: f(&s.average_received_frame_rate),
             average_video_packet_loss_rate: f(&s.average_video_packet_loss_rate),
             post_forward_error_correction_packet_loss_rate: f(
-                &s.post_forward_error_correction_packet_loss_rate,
+                &s.post_forward_error_correction_packet_loss_rate
             ),
             low_frame_rate_ratio: f(&s.low_frame_rate_ratio),
             low_video_processing_capability_ratio: f(&s.low_video_processing_capability_ratio),
@@ -683,7 +683,11 @@ pub(crate) mod tests {
                 )
             })
             .collect();
-        assert_eq!(naive.len(), 4, "sessions 0 and 1 share id S: a naive key merges their streams");
+        assert_eq!(
+            naive.len(),
+            4,
+            "sessions 0 and 1 share id S: a naive key merges their streams"
+        );
         assert!(rows.streams.iter().all(|r| r.key.record_version == 3));
         // Service ↔ service (gateway → auto attendant): sending side per direction.
         let s0: Vec<_> = rows
@@ -758,13 +762,19 @@ pub(crate) mod tests {
         let segs: HashSet<_> = rows.streams.iter().map(|r| r.key.segment_ordinal).collect();
         assert_eq!(segs.len(), 4);
         // No stream start: the segment's start gives the day; no metrics → Unclassified.
-        assert_eq!(rows.streams[0].start.as_deref(), Some("2026-01-06T00:00:00Z"));
+        assert_eq!(
+            rows.streams[0].start.as_deref(),
+            Some("2026-01-06T00:00:00Z")
+        );
         assert_eq!(
             rows.streams[0].classification,
             Classification::Unclassified(UnclassifiedReason::NoMetrics)
         );
         assert_eq!(rows.streams[1].classification, Classification::Good);
-        assert_eq!(rows.streams[6].start.as_deref(), Some("2026-01-06T03:00:00Z"));
+        assert_eq!(
+            rows.streams[6].start.as_deref(),
+            Some("2026-01-06T03:00:00Z")
+        );
         assert_eq!(rows.sessions.len(), 1);
         let s = &rows.sessions[0];
         assert!(s.is_drop_failure() && !s.is_setup_failure() && !s.poor);
@@ -813,12 +823,19 @@ pub(crate) mod tests {
         assert_eq!(audio[0].call.organizer_id.as_deref(), Some("a"));
         assert_eq!(audio[0].call.join_web_url, None);
         // Frame rate 1.0: audio has none of its five metrics; video Poor (< 7), VBSS Poor (< 2).
-        let classes: Vec<_> = rows.iter().step_by(2).map(|r| (r.kind, r.classification)).collect();
+        let classes: Vec<_> = rows
+            .iter()
+            .step_by(2)
+            .map(|r| (r.kind, r.classification))
+            .collect();
         let poor_rate = Classification::Poor([Metric::AverageVideoFrameRate].into_iter().collect());
         assert_eq!(
             classes,
             vec![
-                (MediaKind::Audio, Classification::Unclassified(UnclassifiedReason::NoMetrics)),
+                (
+                    MediaKind::Audio,
+                    Classification::Unclassified(UnclassifiedReason::NoMetrics)
+                ),
                 (MediaKind::Video, poor_rate),
                 (MediaKind::Vbss, poor_rate),
                 (

@@ -277,7 +277,9 @@ fn distribute<K: Ord + Clone>(
 
 /// Keeps, for each record id, the record with the highest `version` (the later one on a tie), in the order
 /// the ids first appear. Summaries must be computed over these.
-pub fn latest_versions<'a>(records: impl IntoIterator<Item = &'a CallRecord>) -> Vec<&'a CallRecord> {
+pub fn latest_versions<'a>(
+    records: impl IntoIterator<Item = &'a CallRecord>,
+) -> Vec<&'a CallRecord> {
     let mut out: Vec<&CallRecord> = Vec::new();
     let mut at: HashMap<&str, usize> = HashMap::new();
     for r in records {
@@ -572,4 +574,337 @@ pub fn group_by<'a>(
         b.add_record(r);
     }
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::tests::{audio_stream, net, service_ep, user_ep};
+    use serde_json::{Value, json};
+
+    fn rec(v: Value) -> CallRecord {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn media(label: &str, streams: Vec<Value>) -> Value {
+        json!({"label": label, "callerNetwork": net("10.0.1.0", "wifi"),
+               "calleeNetwork": net("52.112.0.0", "wired"), "streams": streams})
+    }
+
+    fn session(id: &str, day: &str, medias: Vec<Value>, failure: Option<&str>) -> Value {
+        let mut s = json!({"id": id, "caller": user_ep(id, &format!("{id}@contoso.com")),
+                           "callee": service_ep("skypeForBusinessAudioVideoMcu"),
+                           "startDateTime": format!("{day}T09:00:00Z"),
+                           "endDateTime": format!("{day}T10:00:00Z"),
+                           "segments": if medias.is_empty() { json!([]) } else {
+                               json!([{"id": format!("{id}-g"), "media": medias}]) }});
+        if let Some(stage) = failure {
+            s["failureInfo"] = json!({"stage": stage, "reason": "test"});
+        }
+        s
+    }
+
+    fn a(jitter: &str) -> Value {
+        audio_stream("callerToCallee", jitter)
+    }
+
+    /// The corpus of `hand_computed_summary`.
+    fn corpus() -> Vec<CallRecord> {
+        let day1 = "2026-01-05";
+        let day2 = "2026-01-06";
+        vec![
+            // Record A, version 1: superseded by version 2 below, must not count.
+            rec(
+                json!({"id": "A", "version": 1, "joinWebUrl": "https://meet/a",
+                       "sessions": [session("A0", day1, vec![media("main-audio", vec![a("PT1S"), a("PT1S")])], None)]}),
+            ),
+            rec(
+                json!({"id": "B", "version": 1, "joinWebUrl": "https://meet/b", "sessions": [
+                    // B0: two Good audio streams; dropped mid-call.
+                    session("B0", day2, vec![media("main-audio", vec![a("PT0.01S"), a("PT0.02S")])], Some("midcall")),
+                    // B1: one Poor audio stream (degradation 1.5 and RTT 600 ms), one unknown-label stream.
+                    session("B1", day2, vec![
+                        media("main-audio", vec![json!({"streamDirection": "calleeToCaller",
+                            "averageAudioDegradation": 1.5, "averageRoundTripTime": "PT0.6S",
+                            "averageJitter": "PT0.005S"})]),
+                        media("mystery", vec![json!({"streamDirection": "callerToCallee"})]),
+                    ], None),
+                ]}),
+            ),
+            rec(
+                json!({"id": "A", "version": 2, "joinWebUrl": "https://meet/a", "sessions": [
+                    // A0: audio Poor (jitter 50 ms + loss 0.2) and Good; video Poor by frame loss (even though
+                    // its frame rate is fine) and Good.
+                    session("A0", day1, vec![
+                        media("main-audio", vec![
+                            json!({"streamDirection": "callerToCallee", "averageJitter": "PT0.05S",
+                                   "averagePacketLossRate": 0.2, "averageRatioOfConcealedSamples": 0.01}),
+                            a("PT0.01S")]),
+                        media("main-video", vec![
+                            json!({"averageVideoFrameLossPercentage": 60.0, "averageVideoFrameRate": 30.0}),
+                            json!({"averageVideoFrameRate": 10.0})]),
+                    ], None),
+                    // A1: audio without metrics (Unclassified) and Good; VBSS Poor by frame rate 1.5;
+                    // one application-sharing and one data stream.
+                    session("A1", day1, vec![
+                        media("main-audio", vec![json!({"streamDirection": "callerToCallee"}), a("PT0.03S")]),
+                        media("applicationsharing-video", vec![json!({"averageVideoFrameRate": 1.5})]),
+                        media("applicationsharing", vec![json!({})]),
+                        media("data", vec![json!({})]),
+                    ], None),
+                    // A2: failed at setup, no streams at all.
+                    session("A2", day2, vec![], Some("callSetup")),
+                ]}),
+            ),
+            // Record C: two Good audio streams, one video stream without metrics.
+            rec(json!({"id": "C", "version": 1, "sessions": [
+                session("C0", day2, vec![
+                    media("main-audio", vec![a("PT0.001S"), a("PT0.002S")]),
+                    media("main-video", vec![json!({"averageJitter": "PT0.5S"})]),
+                ], None),
+            ]})),
+        ]
+    }
+
+    #[test]
+    fn hand_computed_summary() {
+        let s = summarize(&corpus(), Some("2026-01-01T00:00:00Z".into()), None);
+        // Latest versions: A v2, B, C → 3 records.
+        // Audio streams: A0 {Poor, Good}, A1 {Unclassified, Good}, B0 {Good, Good}, B1 {Poor}, C0 {Good, Good}
+        //   total 9, good 6, poor 2, unclassified 1; poorRate = 2 / (6 + 2) = 0.25.
+        //   poorDueTo: A0's stream → jitter, packet loss; B1's → degradation, RTT; concealed 0.
+        // Video: A0 {Poor by frame loss, Good}, C0 {Unclassified}: total 3, good 1, poor 1, rate 0.5.
+        // VBSS: A1 {Poor by frame rate 1.5 < 2}: total 1, poor 1, rate 1.0.
+        // App sharing: A1's one stream, unclassified. Other: A1's data + B1's unknown label = 2.
+        // Sessions: A0 A1 A2 B0 B1 C0 = 6; poor A0, B1 = 2; setup failures A2 = 1; drops B0 = 1;
+        //   setupFailureRate 1/6, dropFailureRate 1 / (6 − 1) = 0.2.
+        // Calls: A (poor: A0), B (poor: B1), C → 3, poor 2, rate 2/3.
+        let want = json!({
+            "from": "2026-01-01T00:00:00Z", "until": null, "records": 3,
+            "streams": {
+                "audio": {"total": 9, "good": 6, "poor": 2, "unclassified": 1, "poorRate": 0.25,
+                          "poorDueTo": {"averageAudioDegradation": 1, "averageRoundTripTime": 1,
+                                        "averagePacketLossRate": 1, "averageJitter": 1,
+                                        "averageRatioOfConcealedSamples": 0}},
+                "video": {"total": 3, "good": 1, "poor": 1, "unclassified": 1, "poorRate": 0.5,
+                          "poorDueTo": {"averageVideoFrameLossPercentage": 1, "averageVideoFrameRate": 0,
+                                        "postForwardErrorCorrectionPacketLossRate": 0}},
+                "vbss": {"total": 1, "good": 0, "poor": 1, "unclassified": 0, "poorRate": 1.0,
+                         "poorDueTo": {"averageVideoFrameLossPercentage": 0, "averageVideoFrameRate": 1,
+                                       "postForwardErrorCorrectionPacketLossRate": 0}},
+                "appSharing": {"total": 1, "unclassified": 1},
+                "other": {"total": 2}
+            },
+            "sessions": {"total": 6, "poor": 2, "setupFailures": 1, "dropFailures": 1,
+                         "setupFailureRate": 1.0 / 6.0, "dropFailureRate": 0.2},
+            "calls": {"total": 3, "poor": 2, "poorRate": 2.0 / 3.0}
+        });
+        let got = serde_json::to_value(&s).unwrap();
+        assert_eq!(got, want);
+        // Key order as the API promises.
+        let text = serde_json::to_string(&s).unwrap();
+        let order = [
+            "\"from\"",
+            "\"until\"",
+            "\"records\"",
+            "\"streams\"",
+            "\"sessions\"",
+            "\"calls\"",
+        ];
+        let pos: Vec<_> = order.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn builder_streams_the_same_numbers() {
+        let all = corpus();
+        let mut b = SummaryBuilder::new(None, None);
+        for r in latest_versions(&all) {
+            b.add_record(r);
+        }
+        let s = b.finish();
+        assert_eq!(s.records, 3);
+        assert_eq!(s.streams.audio.poor, 2);
+        // Feeding every version (the caller's mistake) counts A twice: the builder trusts its input.
+        let mut b = SummaryBuilder::new(None, None);
+        for r in &all {
+            b.add_record(r);
+        }
+        assert_eq!(b.finish().records, 4);
+    }
+
+    #[test]
+    fn empty_summary_has_null_rates() {
+        let s = summarize(std::iter::empty(), None, None);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["streams"]["audio"]["poorRate"], Value::Null);
+        assert_eq!(v["sessions"]["setupFailureRate"], Value::Null);
+        assert_eq!(v["sessions"]["dropFailureRate"], Value::Null);
+        assert_eq!(v["calls"]["poorRate"], Value::Null);
+        assert_eq!(v["records"], 0);
+        // Only setup failures: drop rate has no denominator.
+        let r = rec(json!({"id": "X", "version": 1,
+                           "sessions": [session("X0", "2026-01-05", vec![], Some("callSetup"))]}));
+        let s = summarize([&r], None, None);
+        assert_eq!(s.sessions.setup_failure_rate, Some(1.0));
+        assert_eq!(s.sessions.drop_failure_rate, None);
+        assert_eq!(s.streams.audio.poor_rate, None);
+    }
+
+    #[test]
+    fn latest_version_wins_regardless_of_order() {
+        let all = corpus();
+        let mut rev: Vec<&CallRecord> = all.iter().collect();
+        rev.reverse();
+        let l = latest_versions(rev);
+        let a = l
+            .iter()
+            .find(|r| r.id.as_ref().map(String::as_str) == Some("A"))
+            .unwrap();
+        assert_eq!(a.version.as_ref(), Some(&2));
+        assert_eq!(l.len(), 3);
+    }
+
+    #[test]
+    fn group_by_day_and_meeting() {
+        let all = corpus();
+        let g = group_by(GroupKey::Day, &all, None, None, None);
+        let keys: Vec<_> = g.iter().map(|g| g.key.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![Some("2026-01-05".into()), Some("2026-01-06".into())]
+        );
+        // The streams' start is 2026-01-05T23:59:59.9999999Z for `a(..)` streams, else the session's.
+        let d5 = &g[0].summary;
+        let d6 = &g[1].summary;
+        assert_eq!(d5.streams.audio.total + d6.streams.audio.total, 9);
+        // A2 (setup failure, no streams) is counted on its session's day, the 6th.
+        assert_eq!(d6.sessions.setup_failures, 1);
+        assert_eq!(d5.sessions.setup_failures, 0);
+        // `a(..)` streams all start on the 5th; B1's and C0's other streams and A2 fall on the 6th: every
+        // record has something on both days, so each is a call in both groups.
+        assert_eq!((d5.records, d6.records), (3, 3));
+        // B0's streams are on the 5th, so its drop counts there; A2's setup failure on the 6th.
+        assert_eq!(
+            (d5.sessions.drop_failures, d6.sessions.drop_failures),
+            (1, 0)
+        );
+        let total_sessions: u64 = g.iter().map(|g| g.summary.sessions.total).sum();
+        assert!(total_sessions >= 6);
+        let m = group_by(GroupKey::Meeting, &all, None, None, None);
+        let keys: Vec<_> = m.iter().map(|g| g.key.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                None,
+                Some("https://meet/a".into()),
+                Some("https://meet/b".into())
+            ]
+        );
+        assert_eq!(m[1].summary.calls.total, 1);
+        assert_eq!(m[1].summary.sessions.total, 3);
+        assert_eq!(m[1].summary.streams.audio.poor, 1);
+        let v = serde_json::to_value(&m[1]).unwrap();
+        assert_eq!(v["key"], "https://meet/a");
+        assert_eq!(v["records"], 1);
+    }
+
+    #[test]
+    fn group_by_building_and_network() {
+        let map = BuildingMap::parse(
+            "10.0.0.0,HQ,16,HQ,o,t,ot,Seattle,z,US,WA,NA,1,0\n10.0.1.0,B1,24,Building 1,o,t,ot,Seattle,z,US,WA,NA,1,0,0\n",
+        )
+        .unwrap();
+        let all = corpus();
+        let g = group_by(GroupKey::Building, &all, Some(&map), None, None);
+        // Every user endpoint is on 10.0.1.0 → Building 1 (the most specific row); A2 has no media, so
+        // no network: it falls in the null group.
+        let keys: Vec<_> = g.iter().map(|g| g.key.clone()).collect();
+        assert_eq!(keys, vec![None, Some("Building 1".into())]);
+        assert_eq!(g[1].summary.streams.audio.total, 9);
+        assert_eq!(g[0].summary.sessions.setup_failures, 1);
+        let n = group_by(GroupKey::Network, &all, Some(&map), None, None);
+        let keys: Vec<_> = n.iter().map(|g| g.key.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![Some("unknown/outside".into()), Some("wifi/inside".into())]
+        );
+        // Without building data everything is outside.
+        let n = group_by(GroupKey::Network, &all, None, None, None);
+        let keys: Vec<_> = n.iter().map(|g| g.key.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![Some("unknown/outside".into()), Some("wifi/outside".into())]
+        );
+    }
+
+    #[test]
+    fn group_keys_round_trip_and_week() {
+        for k in GroupKey::ALL {
+            assert_eq!(GroupKey::from_name(k.name()), Some(k));
+        }
+        assert_eq!(iso_week("2026-01-05").as_deref(), Some("2026-W02"));
+        assert_eq!(iso_week("2027-01-01").as_deref(), Some("2026-W53"));
+        let g = group_by(GroupKey::Month, &corpus(), None, None, None);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].key.as_deref(), Some("2026-01"));
+        assert_eq!(g[0].summary.records, 3);
+    }
+
+    /// The synthetic generator's realistic corpus: a few % of classified audio streams are Poor, and every
+    /// stream key is unique.
+    #[test]
+    fn synth_corpus_poor_audio_rate() {
+        let cfg = callrecords_synth::GenConfig {
+            seed: 42,
+            ..callrecords_synth::GenConfig::default()
+        };
+        let mut ndjson = Vec::new();
+        callrecords_synth::write_call_records(&cfg, 2_000, &mut ndjson).unwrap();
+        let records: Vec<CallRecord> = ndjson
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 2_000);
+        let latest = latest_versions(&records);
+        assert!(
+            latest.len() < records.len(),
+            "the corpus has later versions"
+        );
+        let mut b = SummaryBuilder::new(None, None);
+        let mut keys = std::collections::HashSet::new();
+        let mut streams = 0usize;
+        for r in &latest {
+            let rows = record_rows(r, r.version.as_ref().copied().unwrap_or(0));
+            streams += rows.streams.len();
+            for s in &rows.streams {
+                assert!(keys.insert(s.key.clone()), "duplicate key {:?}", s.key);
+            }
+            b.add_rows(&rows);
+        }
+        let s = b.finish();
+        assert_eq!(s.records, latest.len() as u64);
+        assert_eq!(keys.len(), streams);
+        let audio = s.streams.audio;
+        let rate = audio.poor_rate.unwrap();
+        assert!(
+            (0.01..=0.08).contains(&rate),
+            "poor audio rate {rate}: {audio:?}"
+        );
+        assert!(audio.unclassified > 0, "{audio:?}");
+        assert!(
+            s.sessions.setup_failures > 0 && s.sessions.drop_failures > 0,
+            "{:?}",
+            s.sessions
+        );
+        // Each poor stream counts under at least one threshold.
+        let d = audio.poor_due_to;
+        let due = d.average_audio_degradation
+            + d.average_round_trip_time
+            + d.average_packet_loss_rate
+            + d.average_jitter
+            + d.average_ratio_of_concealed_samples;
+        assert!(due >= audio.poor);
+    }
 }

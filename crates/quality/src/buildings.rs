@@ -404,6 +404,70 @@ impl BuildingMap {
     }
 }
 
+/// CQD's Missing Subnet report: audio streams per endpoint subnet that no building row covers. Feed rows
+/// of the latest record versions; memory grows with the number of distinct uncovered subnets.
+#[derive(Debug, Clone, Default)]
+pub struct MissingSubnets {
+    counts: HashMap<String, u64>,
+}
+
+/// One line of the Missing Subnet report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingSubnet {
+    /// The endpoint's `subnet` (else its IP address) as received.
+    pub subnet: String,
+    pub audio_streams: u64,
+}
+
+impl MissingSubnets {
+    pub fn new() -> Self {
+        MissingSubnets::default()
+    }
+
+    /// Counts the audio streams of `rows` whose endpoint (the row's side, see [`crate::rows`]) no row of
+    /// `map` covers. Streams without any subnet or IP are not counted.
+    pub fn add_rows(&mut self, rows: &crate::RecordRows, map: &BuildingMap) {
+        for r in rows
+            .streams
+            .iter()
+            .filter(|r| r.kind == crate::MediaKind::Audio)
+        {
+            let e = &r.endpoint;
+            let Some(subnet) = e.subnet.as_deref().or(e.ip_address.as_deref()) else {
+                continue;
+            };
+            let covered = e.subnet.as_deref().and_then(|s| map.lookup(s)).is_some()
+                || e.ip_address
+                    .as_deref()
+                    .and_then(|s| map.lookup(s))
+                    .is_some();
+            if !covered {
+                *self.counts.entry(subnet.to_owned()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Subnets with at least `min_audio_streams` (CQD: 10) audio streams, most streams first.
+    pub fn finish(self, min_audio_streams: u64) -> Vec<MissingSubnet> {
+        let mut v: Vec<MissingSubnet> = self
+            .counts
+            .into_iter()
+            .filter(|(_, n)| *n >= min_audio_streams)
+            .map(|(subnet, audio_streams)| MissingSubnet {
+                subnet,
+                audio_streams,
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.audio_streams
+                .cmp(&a.audio_streams)
+                .then_with(|| a.subnet.cmp(&b.subnet))
+        });
+        v
+    }
+}
+
 fn describe(b: &Building) -> String {
     if b.building_name.is_empty() {
         format!("({:?})", b.network_name)
@@ -557,6 +621,57 @@ mod tests {
         m.apply(&mut e);
         assert_eq!(e.building.as_ref().unwrap().building_name, "VPN");
         assert_eq!(e.vpn, Some(true));
+    }
+
+    #[test]
+    fn missing_subnets_report() {
+        let map = BuildingMap::parse("10.0.0.0,a,16,A,o,t,ot,c,z,US,s,r,1,0\n").unwrap();
+        let mut rows = crate::RecordRows::default();
+        let row = |subnet: Option<&str>, ip: Option<&str>, label: &str| {
+            let rec: callrecords_model::CallRecord = serde_json::from_value(serde_json::json!({
+                "id": "r", "version": 1,
+                "sessions": [{"id": "s", "segments": [{"id": "g", "media": [{
+                    "label": label,
+                    "callerNetwork": {"subnet": subnet, "ipAddress": ip},
+                    "streams": [{"streamDirection": "callerToCallee"}]}]}]}]
+            }))
+            .unwrap();
+            crate::stream_rows(&rec, 1).remove(0)
+        };
+        for _ in 0..10 {
+            rows.streams
+                .push(row(Some("192.168.1.0"), None, "main-audio"));
+            rows.streams.push(row(Some("10.0.5.0"), None, "main-audio"));
+            rows.streams
+                .push(row(Some("192.168.9.0"), None, "main-video"));
+        }
+        for _ in 0..12 {
+            rows.streams
+                .push(row(None, Some("172.16.0.9"), "main-audio"));
+        }
+        for _ in 0..9 {
+            rows.streams
+                .push(row(Some("192.168.2.0"), None, "main-audio"));
+        }
+        // The subnet is not covered but the IP is: covered.
+        rows.streams
+            .push(row(Some("192.168.3.0"), Some("10.0.0.1"), "main-audio"));
+        let mut m = MissingSubnets::new();
+        m.add_rows(&rows, &map);
+        let report = m.finish(10);
+        assert_eq!(
+            report,
+            vec![
+                MissingSubnet {
+                    subnet: "172.16.0.9".into(),
+                    audio_streams: 12
+                },
+                MissingSubnet {
+                    subnet: "192.168.1.0".into(),
+                    audio_streams: 10
+                },
+            ]
+        );
     }
 
     proptest! {

@@ -7,7 +7,8 @@
 //! - [`classify`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
 //! - [`SummaryBuilder`] / [`GroupedSummaryBuilder`]: poor stream rates, poor sessions/calls, setup and drop
 //!   failure rates, overall or per [`GroupKey`], in constant memory.
-//! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN).
+//! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN), and CQD's Missing
+//!   Subnet report ([`MissingSubnets`]).
 //!
 //! [`CallRecord`]: callrecords_model::CallRecord
 
@@ -17,7 +18,9 @@ pub mod kind;
 pub mod rows;
 pub mod summary;
 
-pub use buildings::{Building, BuildingFileError, BuildingMap, Ipv4Net, RowError};
+pub use buildings::{
+    Building, BuildingFileError, BuildingMap, Ipv4Net, MissingSubnet, MissingSubnets, RowError,
+};
 pub use classify::{Classification, Metric, MetricSet, StreamClass, UnclassifiedReason, classify};
 pub use kind::MediaKind;
 pub use rows::{

@@ -731,6 +731,18 @@ pub(crate) mod tests {
             rows.streams[1].classification,
             Classification::Poor([Metric::AverageJitter].into_iter().collect())
         );
+        // Rows serialize (camelCase) for the API.
+        let v = serde_json::to_value(&rows.streams[1]).unwrap();
+        assert_eq!(v["kind"], "audio");
+        assert_eq!(v["classification"]["class"], "poor");
+        assert_eq!(v["classification"]["poorDueTo"], json!(["averageJitter"]));
+        assert_eq!(v["key"]["sessionOrdinal"], 0);
+        assert_eq!(v["key"]["direction"], "calleeToCaller");
+        assert_eq!(v["metrics"]["averageJitterMs"], 50.0);
+        assert_eq!(v["endpoint"]["corp"], "outside");
+        let v = serde_json::to_value(&rows.sessions[2]).unwrap();
+        assert_eq!(v["poor"], true);
+        assert_eq!(v["callee"]["upn"], "agent@contoso.com");
     }
 
     #[test]

@@ -1,0 +1,34 @@
+#![forbid(unsafe_code)]
+//! Call quality as Microsoft Teams' Call Quality Dashboard (CQD) computes it, on Graph call records: pure
+//! functions, no storage, no HTTP.
+//!
+//! - [`stream_rows`] / [`session_rows`] / [`record_rows`]: flatten a typed [`CallRecord`] into one row per
+//!   `mediaStream` (uniquely keyed, classified, with slicers) and one per session.
+//! - [`classify`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
+//! - [`SummaryBuilder`] / [`GroupedSummaryBuilder`]: poor stream rates, poor sessions/calls, setup and drop
+//!   failure rates, overall or per [`GroupKey`], in constant memory.
+//! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN), and CQD's Missing
+//!   Subnet report ([`MissingSubnets`]).
+//!
+//! [`CallRecord`]: callrecords_model::CallRecord
+
+pub mod buildings;
+pub mod classify;
+pub mod kind;
+pub mod rows;
+pub mod summary;
+
+pub use buildings::{
+    Building, BuildingFileError, BuildingMap, Ipv4Net, MissingSubnet, MissingSubnets, RowError,
+};
+pub use classify::{Classification, Metric, MetricSet, StreamClass, UnclassifiedReason, classify};
+pub use kind::MediaKind;
+pub use rows::{
+    CallSlicers, Corp, EndpointSlicers, Party, RecordRows, SessionRow, Side, StreamKey,
+    StreamMetrics, StreamRow, record_rows, session_rows, stream_rows, utc_day,
+};
+pub use summary::{
+    AppSharingSummary, AudioPoorDueTo, CallsSummary, Group, GroupKey, GroupedSummaryBuilder,
+    KindSummary, OtherSummary, SessionsSummary, StreamsSummary, Summary, SummaryBuilder,
+    VideoPoorDueTo, group_by, latest_versions, summarize,
+};

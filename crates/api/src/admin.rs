@@ -46,12 +46,9 @@ async fn version(
     State(state): State<AppState>,
     Path((id, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let version: i64 = version.parse().map_err(|_| {
-        ApiError::bad_request(
-            "BadRequest",
-            format!("'{version}' is not a version number."),
-        )
-    })?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| ApiError::bad_input(format!("'{version}' is not a version number.")))?;
     let raw = state
         .store
         .get_version(&id, version)

@@ -170,7 +170,7 @@ pub(crate) async fn layer(
     let body = match axum::body::to_bytes(body, cache.max_body).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::internal("The server failed to produce this response.")
+            return ApiError::internal("a response could not be buffered for the cache")
                 .into_response();
         }
     };

@@ -1,81 +1,95 @@
 //! The API's one error type and its one mapping to HTTP: Graph's error body
 //! `{"error":{"code","message","innerError":{"request-id","date"}}}` with the right status.
 
+use std::fmt;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use callrecords_odata::ErrorCode;
 use callrecords_odata::ODataError;
 use callrecords_store::StoreError;
+
+/// The message of every 500: what failed is logged, never sent.
+pub const INTERNAL_MESSAGE: &str = "The server failed to answer this request; see the server log.";
 
 /// An error answered to a client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// Graph error code (`itemNotFound`, `BadRequest`, …).
-    pub code: &'static str,
+    /// Graph error code.
+    pub code: ErrorCode,
     /// Human-readable message.
     pub message: String,
 }
 
 impl ApiError {
-    /// A 400 with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    /// Any status and code.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
+            status,
             code,
             message: message.into(),
         }
     }
+    /// A 400 `BadRequest`.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+    /// A 400 with the code spelled `code` (`BadRequest` when it names no [`ErrorCode`]). The older form of
+    /// [`ApiError::bad_input`], kept for callers that still pass the code as text.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        let code = ErrorCode::from_code(code).unwrap_or(ErrorCode::BadRequest);
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
     /// A 404 `itemNotFound`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "itemNotFound",
-            message: message.into(),
-        }
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::ItemNotFound, message)
     }
-    /// A 404 for a path no route answers.
+    /// A 404 for a path no route answers (Graph's code for it is `BadRequest`).
     pub fn no_route(path: &str) -> Self {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "BadRequest",
-            message: format!(
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::BadRequest,
+            format!(
                 "Resource not found for the segment '{}'.",
                 last_segment(path)
             ),
-        }
+        )
     }
     /// A 405.
     pub fn method_not_allowed() -> Self {
-        ApiError {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "methodNotAllowed",
-            message: "The HTTP method is not allowed on this resource; call-records resources are read-only.".into(),
-        }
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "The HTTP method is not allowed on this resource; call-records resources are read-only.",
+        )
     }
     /// A 413.
     pub fn too_large(limit: usize) -> Self {
-        ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "requestEntityTooLarge",
-            message: format!("The request body exceeds the limit of {limit} bytes."),
-        }
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RequestEntityTooLarge,
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
     }
-    /// A 500 that does not leak internals beyond the message.
-    pub fn internal(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "generalException",
-            message: message.into(),
-        }
+    /// A 500 `generalException`. `detail` is logged (`tracing::error!`); the body carries only
+    /// [`INTERNAL_MESSAGE`], so no internal text (store errors, paths, panics) reaches a client.
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        tracing::error!(detail = %detail, "answering 500");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::GeneralException,
+            INTERNAL_MESSAGE,
+        )
     }
     /// A 503.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "serviceNotAvailable",
-            message: message.into(),
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceNotAvailable,
+            message,
+        )
     }
 }
 
@@ -100,12 +114,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::InvalidInput(m) => ApiError::bad_request("BadRequest", m),
+            StoreError::InvalidInput(m) => ApiError::bad_input(m),
             StoreError::Busy(m) => ApiError::unavailable(m),
-            StoreError::Incompatible(m) | StoreError::Backend(m) => {
-                tracing::error!(error = %m, "store failure");
-                ApiError::internal("The store failed to answer; see the server log.")
-            }
+            e @ (StoreError::Incompatible(_) | StoreError::Backend(_)) => ApiError::internal(e),
         }
     }
 }
@@ -138,7 +149,7 @@ impl IntoResponse for ApiError {
 
 /// Graph's error body.
 pub fn error_body(
-    code: &str,
+    code: ErrorCode,
     message: &str,
     request_id: &str,
     client_request_id: Option<&str>,
@@ -150,6 +161,54 @@ pub fn error_body(
     if let Some(c) = client_request_id {
         inner["client-request-id"] = serde_json::Value::String(c.to_owned());
     }
-    serde_json::json!({"error": {"code": code, "message": message, "innerError": inner}})
+    serde_json::json!({"error": {"code": code.as_str(), "message": message, "innerError": inner}})
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_of(e: ApiError) -> (StatusCode, serde_json::Value) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_answers_500_without_backend_text() {
+        for e in [
+            StoreError::Backend("disk I/O error at /var/lib/secret.db page 7".into()),
+            StoreError::Incompatible("disk I/O error at /var/lib/secret.db page 7".into()),
+        ] {
+            let (status, body) = body_of(ApiError::from(e)).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(body["error"]["code"], "generalException");
+            assert_eq!(body["error"]["message"], INTERNAL_MESSAGE);
+            let text = body.to_string();
+            assert!(!text.contains("secret") && !text.contains("I/O"), "{text}");
+        }
+        let (status, body) = body_of(ApiError::internal("worker panicked: index 3")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("index 3"));
+    }
+
+    #[tokio::test]
+    async fn client_errors_keep_their_code_and_message() {
+        let (status, body) = body_of(StoreError::InvalidInput("bad id".into()).into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "BadRequest");
+        assert_eq!(body["error"]["message"], "bad id");
+        let (_, body) = body_of(ApiError::bad_request("invalidRequest", "x")).await;
+        assert_eq!(body["error"]["code"], "invalidRequest");
+        let (status, body) = body_of(ApiError::no_route("/v1.0/nope/x")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "BadRequest");
+        assert_eq!(
+            body["error"]["message"],
+            "Resource not found for the segment 'x'."
+        );
+    }
 }

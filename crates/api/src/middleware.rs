@@ -19,8 +19,13 @@ const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id
 /// The cache is inside the request-id layer so that a cached answer still gets its own ids.
 pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
     let router = router.layer(CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send>| {
-            ApiError::internal("The server failed to answer this request.").into_response()
+        |panic: Box<dyn std::any::Any + Send>| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ApiError::internal(format!("a handler panicked: {what}")).into_response()
         },
     ));
     let router = match cache {

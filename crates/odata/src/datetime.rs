@@ -288,7 +288,7 @@ mod tests {
             "２０１９-11-01",
         ] {
             let e = parse_datetime_literal(s).unwrap_err();
-            assert_eq!(e.code, crate::CODE_BAD_REQUEST, "{s}");
+            assert_eq!(e.code, crate::ErrorCode::BadRequest, "{s}");
         }
     }
 

@@ -7,9 +7,9 @@
 //!
 //! # Error codes
 //!
-//! * [`CODE_BAD_REQUEST`] (`"BadRequest"`): malformed input — syntax errors, bad literals,
+//! * [`ErrorCode::BadRequest`] (`"BadRequest"`): malformed input — syntax errors, bad literals,
 //!   unknown or repeated system query options, unknown properties.
-//! * [`CODE_NOT_SUPPORTED`] (`"invalidRequest"`): valid OData this API does not support
+//! * [`ErrorCode::InvalidRequest`] (`"invalidRequest"`): valid OData this API does not support
 //!   (`$levels`, arithmetic operators, list filters other than `startDateTime` ranges and
 //!   `participants_v2/any`); the message says "... is not supported".
 //!
@@ -47,7 +47,7 @@ mod query;
 mod tests;
 
 pub use datetime::{Date, format_datetime_micros, parse_datetime_literal};
-pub use error::{CODE_BAD_REQUEST, CODE_NOT_SUPPORTED, ODataError};
+pub use error::{ErrorCode, ODataError};
 pub use filter::{CompareOp, Expr, LambdaKind, Literal, MAX_DEPTH, MAX_FILTER_LEN, parse_filter};
 pub use function::{
     FunctionCall, NAMESPACE, ParamValue, parse_function_segment, parse_key_segment,

@@ -115,7 +115,7 @@ fn expand_nested_options() {
 #[test]
 fn expand_errors() {
     let levels = parse_expand("sessions($levels=2)", 0).unwrap_err();
-    assert_eq!(levels.code, CODE_NOT_SUPPORTED);
+    assert_eq!(levels.code, ErrorCode::InvalidRequest);
     assert!(levels.message.contains("$levels"), "{levels}");
     for bad in [
         "",
@@ -175,7 +175,7 @@ fn query_errors() {
         "%FF=1",
     ] {
         let e = parse_query(Some(bad)).expect_err(bad);
-        assert_eq!(e.code, CODE_BAD_REQUEST, "{bad}");
+        assert_eq!(e.code, ErrorCode::BadRequest, "{bad}");
     }
 }
 
@@ -390,7 +390,7 @@ fn filter_errors_name_problem_and_position() {
         e.message,
         "$filter: expected a comparison operator after 'startDateTime' at position 14, found 'foo'"
     );
-    assert_eq!(e.code, CODE_BAD_REQUEST);
+    assert_eq!(e.code, ErrorCode::BadRequest);
     let deep = format!("{}a eq 1{}", "(".repeat(150), ")".repeat(150));
     assert!(ferr(&deep).message.contains("nested too deeply"));
     let nots = format!("{}a", "not ".repeat(5000));
@@ -398,7 +398,7 @@ fn filter_errors_name_problem_and_position() {
         ferr(&nots).message.contains("nested too deeply")
             || ferr(&nots).message.contains("too long")
     );
-    assert_eq!(ferr("a add 1").code, CODE_NOT_SUPPORTED);
+    assert_eq!(ferr("a add 1").code, ErrorCode::InvalidRequest);
     assert!(
         ferr(&"a".repeat(MAX_FILTER_LEN + 1))
             .message

@@ -11,26 +11,25 @@
 use axum::response::Response;
 use callrecords_model::LogKind;
 use callrecords_model::schema::cr;
-use callrecords_odata::{FunctionCall, NAMESPACE, ODataError};
+use callrecords_odata::{FunctionCall, ODataError};
 use callrecords_store::LogQuery;
 
-use super::{Ctx, MAX_LOG_PAGE, Version, collection, only_options};
+use super::options::only_options;
+use super::reads::Reads;
+use super::{GraphRequest, MAX_LOG_PAGE, render};
 use crate::ApiError;
 
 /// Longest accepted range, in µs.
 const MAX_RANGE_US: i64 = 90 * 24 * 3600 * 1_000_000;
 
-/// Answers one function call on the callRecords collection.
-pub(crate) async fn call(ctx: &Ctx, call: FunctionCall) -> Result<Response, ApiError> {
-    let unknown = || ApiError::no_route(&ctx.raw_path);
-    if call.namespace.as_deref().is_some_and(|ns| ns != NAMESPACE) {
-        return Err(unknown());
-    }
-    let kind = LogKind::from_function_name(&call.name).ok_or_else(unknown)?;
-    if ctx.ver == Version::V1 && !kind.in_v1() {
-        return Err(unknown());
-    }
-    only_options(&ctx.q, &["$skip", "$count"])?;
+/// Answers one call of the function that reads `kind` (resolved with the route).
+pub(super) async fn call(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    kind: LogKind,
+    call: &FunctionCall,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$skip", "$count"])?;
     for (name, _) in &call.params {
         if name != "fromDateTime" && name != "toDateTime" {
             return Err(ODataError::bad_request(format!(
@@ -40,65 +39,37 @@ pub(crate) async fn call(ctx: &Ctx, call: FunctionCall) -> Result<Response, ApiE
             .into());
         }
     }
-    let from = call.datetime_param("fromDateTime", &ctx.q.aliases)?;
-    let to = call.datetime_param("toDateTime", &ctx.q.aliases)?;
+    let from = call.datetime_param("fromDateTime", &req.q.aliases)?;
+    let to = call.datetime_param("toDateTime", &req.q.aliases)?;
     if from > to {
-        return Err(ApiError::bad_request(
-            "BadRequest",
-            format!(
-                "{}: fromDateTime must not be later than toDateTime",
-                call.name
-            ),
-        ));
+        return Err(ApiError::bad_input(format!(
+            "{}: fromDateTime must not be later than toDateTime",
+            call.name
+        )));
     }
     if kind != LogKind::DirectRoutingCall && to - from > MAX_RANGE_US {
-        return Err(ApiError::bad_request(
-            "BadRequest",
-            format!(
-                "{}: the range between fromDateTime and toDateTime must not exceed 90 days",
-                call.name
-            ),
-        ));
+        return Err(ApiError::bad_input(format!(
+            "{}: the range between fromDateTime and toDateTime must not exceed 90 days",
+            call.name
+        )));
     }
-    let skip = ctx.q.skip.unwrap_or(0);
-    let (page, applied) = ctx.page_size(MAX_LOG_PAGE);
-    let mut rows = ctx
-        .state
-        .store
-        .query_log_rows(
-            kind,
-            &LogQuery {
-                from_us: from,
-                to_us: to,
-                to_inclusive: kind.to_inclusive(),
-                skip,
-                limit: page + 1,
-            },
-        )
-        .await?;
+    let skip = req.q.skip.unwrap_or(0);
+    let (page, applied) = req.page_size(MAX_LOG_PAGE);
+    let query = LogQuery {
+        from_us: from,
+        to_us: to,
+        to_inclusive: kind.to_inclusive(),
+        skip,
+        limit: page + 1,
+    };
+    let mut rows = reads.log_rows(kind, &query).await?;
     let more = rows.len() > page;
     rows.truncate(page);
-    let next = more.then(|| {
-        let rest = ctx.q.to_query_string(&["$skip"]);
-        let sep = if rest.is_empty() { "" } else { "&" };
-        format!(
-            "{}{}?{rest}{sep}$skip={}",
-            ctx.origin,
-            ctx.raw_path,
-            skip.saturating_add(page as u64)
-        )
-    });
+    let next = more.then(|| req.link_with("$skip", &skip.saturating_add(page as u64).to_string()));
     let ty = cr(kind.type_name());
-    let context = ctx.context(&format!("Collection({ty})"));
+    let context = req.context(&format!("Collection({ty})"));
     let items: Vec<&str> = rows.iter().map(String::as_str).collect();
-    let body = collection(
-        ctx,
-        &context,
-        Some(items.len() as u64),
-        &items,
-        &ty,
-        None,
-        next,
-    )?;
-    Ok(ctx.json(body, applied))
+    let count = Some(items.len() as u64);
+    let body = render::collection(req, &context, count, &items, &ty, None, next)?;
+    Ok(req.json(body, applied))
 }

@@ -5,10 +5,19 @@
 //! response keeps the stored key order and number formatting byte for byte. Only when a transformation applies
 //! (`$select` is handled on the pairs; `Prefer: omit-values=nulls` and the rewrite of enum members after
 //! `unknownFutureValue`) is the object parsed into a `Value`, transformed and re-serialized.
+//!
+//! On top of that, the writers of whole answers: an entity with its `@odata.context` ([`entity`]), a
+//! collection ([`collection`]), a call record with its inline `@odata.context`s ([`record`]), and the
+//! `text/plain` answer of `$count` ([`count`]).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use callrecords_model::schema::cr;
+use callrecords_store::RecordHead;
 
 use callrecords_model::schema::{ENUMS, find_enum, find_property, find_type};
 use callrecords_model::validate::is_control_annotation;
@@ -17,6 +26,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::GraphRequest;
 use crate::ApiError;
 
 /// How values are transformed on the way out (from the `Prefer` header).
@@ -101,8 +111,7 @@ impl<'de> Deserialize<'de> for RawItems<'de> {
 }
 
 fn corrupt(e: serde_json::Error) -> ApiError {
-    tracing::error!(error = %e, "stored JSON could not be read");
-    ApiError::internal("A stored item could not be read; see the server log.")
+    ApiError::internal(format!("stored JSON could not be read: {e}"))
 }
 
 /// The top-level members of a stored object, borrowed.
@@ -177,7 +186,7 @@ pub(crate) fn fields<'a>(
     let mut value: Value = serde_json::from_str(raw).map_err(corrupt)?;
     transform(&mut value, ty, shape, rewrite);
     let Value::Object(map) = value else {
-        return Err(ApiError::internal("A stored item is not a JSON object."));
+        return Err(ApiError::internal("a stored item is not a JSON object"));
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
@@ -294,4 +303,156 @@ pub(crate) fn push_key(out: &mut String, first: &mut bool, key: &str) {
 pub(crate) fn push_str_member(out: &mut String, first: &mut bool, key: &str, value: &str) {
     push_key(out, first, key);
     push_str(out, value);
+}
+
+/// `'` doubled, for a key inside a context URL.
+pub(crate) fn key_literal(id: &str) -> String {
+    id.replace('\'', "''")
+}
+
+/// The `text/plain` answer of a `$count` segment.
+pub(crate) fn count(n: u64) -> Response {
+    let mut resp = (StatusCode::OK, n.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    resp
+}
+
+/// Writes a stored object of type `ty` (after the shape transformations and `$select`), preceded by
+/// `@odata.context` when given.
+pub(crate) fn object(
+    req: &GraphRequest,
+    out: &mut String,
+    raw: &str,
+    ty: &str,
+    select: Option<&[String]>,
+    context: Option<&str>,
+) -> Result<(), ApiError> {
+    if context.is_none() && select.is_none() {
+        out.push_str(&value_text(raw, ty, req.shape())?);
+        return Ok(());
+    }
+    let fields = fields(raw, ty, req.shape(), select)?;
+    out.push('{');
+    let mut first = true;
+    if let Some(c) = context {
+        push_str_member(out, &mut first, "@odata.context", c);
+    }
+    for (k, v) in &fields {
+        push_key(out, &mut first, k);
+        out.push_str(v);
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// A single entity: the stored object with its `@odata.context`.
+pub(crate) fn entity(
+    req: &GraphRequest,
+    raw: &str,
+    ty: &str,
+    select: Option<&[String]>,
+    context: &str,
+) -> Result<String, ApiError> {
+    let mut out = String::with_capacity(raw.len() + 256);
+    object(req, &mut out, raw, ty, select, Some(context))?;
+    Ok(out)
+}
+
+/// Items written one after the other, comma-separated.
+pub(crate) fn items<T>(
+    out: &mut String,
+    items: &[T],
+    mut write: impl FnMut(&mut String, &T) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item)?;
+    }
+    Ok(())
+}
+
+/// `{"@odata.context", ["@odata.count"], "value": [...], ["@odata.nextLink"]}`, each item written by `write`.
+pub(crate) fn collection_with<T>(
+    context: &str,
+    count: Option<u64>,
+    values: &[T],
+    next: Option<String>,
+    size_hint: usize,
+    write: impl FnMut(&mut String, &T) -> Result<(), ApiError>,
+) -> Result<String, ApiError> {
+    let mut out = String::with_capacity(size_hint + 512);
+    out.push('{');
+    let mut first = true;
+    push_str_member(&mut out, &mut first, "@odata.context", context);
+    if let Some(c) = count {
+        push_key(&mut out, &mut first, "@odata.count");
+        out.push_str(&c.to_string());
+    }
+    push_key(&mut out, &mut first, "value");
+    out.push('[');
+    items(&mut out, values, write)?;
+    out.push(']');
+    if let Some(l) = next {
+        push_str_member(&mut out, &mut first, "@odata.nextLink", &l);
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// A collection of stored objects of type `ty`.
+pub(crate) fn collection(
+    req: &GraphRequest,
+    context: &str,
+    count: Option<u64>,
+    values: &[&str],
+    ty: &str,
+    select: Option<&[String]>,
+    next: Option<String>,
+) -> Result<String, ApiError> {
+    let size = values.iter().map(|i| i.len() + 1).sum::<usize>();
+    collection_with(context, count, values, next, size, |out, raw| {
+        object(req, out, raw, ty, select, None)
+    })
+}
+
+/// Writes one callRecord object. `context` is the object's own `@odata.context` (get only; list items have
+/// none, and no `participants_v2@odata.context`). `tail` is appended before the closing brace: expanded
+/// navigations, each member starting with a comma.
+pub(crate) fn record(
+    req: &GraphRequest,
+    out: &mut String,
+    head: &RecordHead,
+    select: Option<&[String]>,
+    context: Option<&str>,
+    tail: &str,
+) -> Result<(), ApiError> {
+    let fields = fields(&head.json, &cr("callRecord"), req.shape(), select)?;
+    let key = key_literal(&head.id);
+    out.push('{');
+    let mut first = true;
+    if let Some(c) = context {
+        push_str_member(out, &mut first, "@odata.context", c);
+    }
+    for (k, v) in &fields {
+        if k == "organizer_v2" {
+            let c = req.context(&format!(
+                "communications/callRecords('{key}')/organizer_v2/$entity"
+            ));
+            push_str_member(out, &mut first, "organizer_v2@odata.context", &c);
+        }
+        push_key(out, &mut first, k);
+        out.push_str(v);
+    }
+    if context.is_some() && selected(select, "participants_v2") {
+        let c = req.context(&format!(
+            "communications/callRecords('{key}')/participants_v2/$entity"
+        ));
+        push_str_member(out, &mut first, "participants_v2@odata.context", &c);
+    }
+    out.push_str(tail);
+    out.push('}');
+    Ok(())
 }

@@ -1,0 +1,392 @@
+//! What a call record contains: `sessions` (and their `segments`), `participants_v2` and `organizer_v2`,
+//! and the first page of `sessions`/`participants_v2` expanded inline in a record.
+
+use axum::response::Response;
+use callrecords_model::schema::cr;
+use callrecords_odata::QueryOptions;
+use callrecords_store::{RecordHead, SessionRow};
+use serde_json::value::RawValue;
+
+use super::options::{RecordExpand, check_select, expand_segments, only_options, select_suffix};
+use super::reads::Reads;
+use super::render::{self, key_literal, push_str};
+use super::token::{SkipToken, TokenKind};
+use super::{GraphRequest, MAX_PARTICIPANTS_PAGE, MAX_SESSIONS_PAGE, below_top, page_limit};
+use crate::ApiError;
+
+/// A contained collection of a record that the store pages by ordinal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Child {
+    Sessions,
+    Participants,
+}
+
+impl Child {
+    pub(crate) fn navigation(self) -> &'static str {
+        match self {
+            Child::Sessions => "sessions",
+            Child::Participants => "participants_v2",
+        }
+    }
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Child::Sessions => "session",
+            Child::Participants => "participant",
+        }
+    }
+    fn max_page(self) -> usize {
+        match self {
+            Child::Sessions => MAX_SESSIONS_PAGE,
+            Child::Participants => MAX_PARTICIPANTS_PAGE,
+        }
+    }
+    fn count(self, head: &RecordHead) -> u64 {
+        match self {
+            Child::Sessions => head.session_count,
+            Child::Participants => head.participant_count,
+        }
+    }
+    /// The query options its list takes.
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Child::Sessions => &["$select", "$expand", "$top", "$skiptoken", "$count"],
+            Child::Participants => &["$select", "$top", "$skiptoken", "$count"],
+        }
+    }
+    /// The token of the page after `ordinal` of `head`, `served` items having been served.
+    fn token(self, ordinal: u64, served: u64, head: &RecordHead) -> SkipToken {
+        let version = head.version;
+        match self {
+            Child::Sessions => SkipToken::Sessions {
+                ordinal,
+                served,
+                version,
+            },
+            Child::Participants => SkipToken::Participants {
+                ordinal,
+                served,
+                version,
+            },
+        }
+    }
+    /// Where the page asked for starts: after which ordinal, and how many items were served before it.
+    /// (The token's record version is read but not yet checked.)
+    fn cursor(self, q: &QueryOptions) -> Result<(Option<u64>, u64), ApiError> {
+        let Some(t) = &q.skiptoken else {
+            return Ok((None, 0));
+        };
+        let kind = match self {
+            Child::Sessions => TokenKind::Sessions,
+            Child::Participants => TokenKind::Participants,
+        };
+        match (self, SkipToken::decode(t, kind)?) {
+            (
+                Child::Sessions,
+                SkipToken::Sessions {
+                    ordinal, served, ..
+                },
+            )
+            | (
+                Child::Participants,
+                SkipToken::Participants {
+                    ordinal, served, ..
+                },
+            ) => Ok((Some(ordinal), served)),
+            _ => Err(ApiError::bad_input("$skiptoken: malformed token")),
+        }
+    }
+}
+
+/// Up to `limit` items of `child` after `after`, as (ordinal, stored JSON).
+async fn page(
+    reads: &Reads<'_>,
+    head: &RecordHead,
+    child: Child,
+    after: Option<u64>,
+    limit: usize,
+    segments: bool,
+) -> Result<Vec<(u64, String)>, ApiError> {
+    Ok(match child {
+        Child::Sessions => reads
+            .sessions(head, after, limit, segments)
+            .await?
+            .into_iter()
+            .map(|r| (r.ordinal, r.json))
+            .collect(),
+        Child::Participants => reads
+            .participants(head, after, limit)
+            .await?
+            .into_iter()
+            .map(|r| (r.ordinal, r.json))
+            .collect(),
+    })
+}
+
+/// `GET .../sessions` and `GET .../participants_v2`: one page, read by ordinal, with its nextLink.
+pub(super) async fn list(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    child: Child,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, child.options())?;
+    let ty = cr(child.type_name());
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let segments = child == Child::Sessions && expand_segments(req.q.expand.as_ref())?;
+    let (after, served) = child.cursor(&req.q)?;
+    let head = reads.record(id).await?;
+    let (page_size, applied) = req.page_size(child.max_page());
+    let limit = page_limit(req.q.top, served, page_size);
+    let mut rows = match limit {
+        0 => Vec::new(),
+        _ => page(reads, &head, child, after, limit + 1, segments).await?,
+    };
+    let more = rows.len() > limit && below_top(req.q.top, served, limit);
+    rows.truncate(limit);
+    let context = req.context(&format!(
+        "communications/callRecords('{}')/{}{}",
+        key_literal(&head.id),
+        child.navigation(),
+        select_suffix(select.as_deref(), None)
+    ));
+    let count = (req.q.count == Some(true)).then_some(child.count(&head));
+    let next = rows.last().filter(|_| more).map(|last| {
+        let token = child.token(last.0, served + limit as u64, &head);
+        req.link_with("$skiptoken", &token.encode())
+    });
+    let items: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let body = render::collection(req, &context, count, &items, &ty, select.as_deref(), next)?;
+    Ok(req.json(body, applied))
+}
+
+/// `GET .../sessions/$count` and `GET .../participants_v2/$count`.
+pub(super) async fn count(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    child: Child,
+) -> Result<Response, ApiError> {
+    let head = reads.record(id).await?;
+    only_options(&req.q, &[])?;
+    Ok(render::count(child.count(&head)))
+}
+
+/// The members a record gets for `$expand`: the first page of the collection and, when there is more,
+/// a nextLink to `.../sessions` or `.../participants_v2` with the nested options. Also whether
+/// `odata.maxpagesize` was applied.
+pub(super) async fn expanded(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    head: &RecordHead,
+    e: &RecordExpand,
+) -> Result<(String, Option<u32>), ApiError> {
+    let child = e.child;
+    let (page_size, applied) = req.page_size(child.max_page());
+    let mut rows = page(reads, head, child, None, page_size + 1, e.segments).await?;
+    let more = rows.len() > page_size;
+    rows.truncate(page_size);
+    let ty = cr(child.type_name());
+    let mut items = String::new();
+    render::items(&mut items, &rows, |out, r| {
+        render::object(req, out, &r.1, &ty, e.select.as_deref(), None)
+    })?;
+    let link = rows.last().filter(|_| more).map(|last| {
+        let token = child.token(last.0, page_size as u64, head);
+        let mut opts = Vec::new();
+        if e.segments {
+            opts.push("$expand=segments".to_owned());
+        }
+        if let Some(s) = &e.select {
+            opts.push(format!("$select={}", s.join(",")));
+        }
+        opts.push(format!("$skiptoken={}", token.encode()));
+        format!(
+            "{}/{}?{}",
+            req.record_url(&head.id),
+            child.navigation(),
+            opts.join("&")
+        )
+    });
+    let nav = child.navigation();
+    let array = format!(",\"{nav}\":[{items}]");
+    let link = link.map(|l| {
+        let mut m = format!(",\"{nav}@odata.nextLink\":");
+        push_str(&mut m, &l);
+        m
+    });
+    let link = link.unwrap_or_default();
+    // Graph's order: sessions before their nextLink, participants_v2 after theirs.
+    let tail = match child {
+        Child::Sessions => array + &link,
+        Child::Participants => link + &array,
+    };
+    Ok((tail, applied))
+}
+
+/// `GET .../sessions/{sid}` (`$expand=segments` inlines its segments).
+pub(super) async fn session(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    sid: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$select", "$expand"])?;
+    let ty = cr("session");
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let segments = expand_segments(req.q.expand.as_ref())?;
+    let head = reads.record(id).await?;
+    let row = reads.session(&head, sid, segments).await?;
+    let context = req.context(&format!(
+        "communications/callRecords('{}')/sessions{}/$entity",
+        key_literal(&head.id),
+        select_suffix(select.as_deref(), segments.then(|| "segments()".to_owned()))
+    ));
+    let body = render::entity(req, &row.json, &ty, select.as_deref(), &context)?;
+    Ok(req.json(body, None))
+}
+
+/// The record and its session `sid` with segments.
+async fn session_with_segments(
+    reads: &Reads<'_>,
+    id: &str,
+    sid: &str,
+) -> Result<(RecordHead, SessionRow), ApiError> {
+    let head = reads.record(id).await?;
+    let row = reads.session(&head, sid, true).await?;
+    Ok((head, row))
+}
+
+/// The stored segments of a session.
+fn segment_items(row: &SessionRow) -> Result<Vec<&RawValue>, ApiError> {
+    let fields = render::shallow(&row.json)?;
+    match fields.into_iter().find(|(k, _)| k == "segments") {
+        Some((_, v)) if v.get() != "null" => render::array_items(v.get()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// `'record'` and `'session'` keys of a segments context URL.
+fn segments_context(req: &GraphRequest, head: &RecordHead, sid: &str, rest: &str) -> String {
+    req.context(&format!(
+        "communications/callRecords('{}')/sessions('{}')/segments{rest}",
+        key_literal(&head.id),
+        key_literal(sid)
+    ))
+}
+
+/// `GET .../sessions/{sid}/segments`.
+pub(super) async fn segments(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    sid: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$select", "$count"])?;
+    let ty = cr("segment");
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let (head, row) = session_with_segments(reads, id, sid).await?;
+    let items = segment_items(&row)?;
+    let context = segments_context(req, &head, sid, &select_suffix(select.as_deref(), None));
+    let count = (req.q.count == Some(true)).then_some(items.len() as u64);
+    let raw: Vec<&str> = items.iter().map(|v| v.get()).collect();
+    let body = render::collection(req, &context, count, &raw, &ty, select.as_deref(), None)?;
+    Ok(req.json(body, None))
+}
+
+/// `GET .../sessions/{sid}/segments/$count`.
+pub(super) async fn segment_count(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    sid: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &[])?;
+    let (_, row) = session_with_segments(reads, id, sid).await?;
+    Ok(render::count(segment_items(&row)?.len() as u64))
+}
+
+/// `GET .../sessions/{sid}/segments/{seg}`.
+pub(super) async fn segment(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    sid: &str,
+    seg: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$select", "$count"])?;
+    let ty = cr("segment");
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let (head, row) = session_with_segments(reads, id, sid).await?;
+    let items = segment_items(&row)?;
+    if req.q.count.is_some() {
+        only_options(&req.q, &["$select"])?;
+    }
+    let mut found = None;
+    for item in &items {
+        let is_it = render::shallow(item.get())?.iter().any(|(k, v)| {
+            k == "id" && serde_json::from_str::<String>(v.get()).is_ok_and(|s| s == seg)
+        });
+        if is_it {
+            found = Some(item.get());
+            break;
+        }
+    }
+    let raw =
+        found.ok_or_else(|| ApiError::not_found(format!("The segment '{seg}' was not found.")))?;
+    let context = segments_context(
+        req,
+        &head,
+        sid,
+        &format!("{}/$entity", select_suffix(select.as_deref(), None)),
+    );
+    let body = render::entity(req, raw, &ty, select.as_deref(), &context)?;
+    Ok(req.json(body, None))
+}
+
+/// `GET .../participants_v2/{pid}`.
+pub(super) async fn participant(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+    pid: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$select"])?;
+    let ty = cr("participant");
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let head = reads.record(id).await?;
+    let row = reads.participant(&head, pid).await?;
+    let context = req.context(&format!(
+        "communications/callRecords('{}')/participants_v2{}/$entity",
+        key_literal(&head.id),
+        select_suffix(select.as_deref(), None)
+    ));
+    let body = render::entity(req, &row.json, &ty, select.as_deref(), &context)?;
+    Ok(req.json(body, None))
+}
+
+/// `GET .../organizer_v2`: the record's inline organizer.
+pub(super) async fn organizer(
+    req: &GraphRequest,
+    reads: &Reads<'_>,
+    id: &str,
+) -> Result<Response, ApiError> {
+    only_options(&req.q, &["$select"])?;
+    let ty = cr("organizer");
+    let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
+    let head = reads.record(id).await?;
+    let fields = render::shallow(&head.json)?;
+    let raw = fields
+        .iter()
+        .find(|(k, v)| k == "organizer_v2" && v.get().trim_start().starts_with('{'))
+        .map(|(_, v)| v.get())
+        .ok_or_else(|| {
+            ApiError::not_found(format!("The call record '{id}' has no organizer_v2."))
+        })?;
+    let context = req.context(&format!(
+        "communications/callRecords('{}')/organizer_v2{}/$entity",
+        key_literal(&head.id),
+        select_suffix(select.as_deref(), None)
+    ));
+    let body = render::entity(req, raw, &ty, select.as_deref(), &context)?;
+    Ok(req.json(body, None))
+}

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use callrecords_store::ReadScope;
 use serde_json::json;
 
 use crate::{ApiError, AppState};
@@ -21,7 +22,7 @@ async fn versions(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let list = state.store.list_versions(&id).await?;
+    let list = state.store.list_versions(&ReadScope::All, &id).await?;
     if list.is_empty() {
         return Err(ApiError::not_found(format!(
             "No call record with id '{id}' was ever received."
@@ -31,7 +32,7 @@ async fn versions(
         .iter()
         .map(|v| {
             json!({"version": v.version, "lastModifiedDateTime": v.last_modified, "receivedDateTime": v.received_at,
-                   "outcome": v.outcome, "served": v.served})
+                   "outcome": v.outcome.as_str(), "revision": v.revision, "served": v.served})
         })
         .collect();
     let body = json!({"id": id, "value": value});
@@ -51,7 +52,7 @@ async fn version(
         .map_err(|_| ApiError::bad_input(format!("'{version}' is not a version number.")))?;
     let raw = state
         .store
-        .get_version(&id, version)
+        .get_version(&ReadScope::All, &id, version)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(

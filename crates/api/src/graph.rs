@@ -77,7 +77,7 @@ async fn metadata(method: Method, uri: Uri) -> Response {
 }
 
 async fn communications(State(state): State<AppState>, req: GraphRequest) -> Response {
-    let reads = Reads::new(&state);
+    let reads = Reads::new(&state, callrecords_store::ReadScope::All);
     dispatch(&req, &reads)
         .await
         .unwrap_or_else(IntoResponse::into_response)

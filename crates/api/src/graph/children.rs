@@ -4,7 +4,7 @@
 use axum::response::Response;
 use callrecords_model::schema::cr;
 use callrecords_odata::QueryOptions;
-use callrecords_store::{RecordHead, SessionRow};
+use callrecords_store::{RecordHead, RecordRead, RecordView, SessionRow, Window};
 use serde_json::value::RawValue;
 
 use super::options::{RecordExpand, check_select, expand_segments, only_options, select_suffix};
@@ -34,7 +34,7 @@ impl Child {
             Child::Participants => "participant",
         }
     }
-    fn max_page(self) -> usize {
+    pub(crate) fn max_page(self) -> usize {
         match self {
             Child::Sessions => MAX_SESSIONS_PAGE,
             Child::Participants => MAX_PARTICIPANTS_PAGE,
@@ -53,27 +53,52 @@ impl Child {
             Child::Participants => &["$select", "$top", "$skiptoken", "$count"],
         }
     }
-    /// The token of the page after `ordinal` of `head`, `served` items having been served.
+    /// The token of the page after `ordinal` of `head` (pinned to its stored copy), `served` items having
+    /// been served.
     fn token(self, ordinal: u64, served: u64, head: &RecordHead) -> SkipToken {
-        let version = head.version;
+        let revision = head.revision;
         match self {
             Child::Sessions => SkipToken::Sessions {
                 ordinal,
                 served,
-                version,
+                revision,
             },
             Child::Participants => SkipToken::Participants {
                 ordinal,
                 served,
-                version,
+                revision,
             },
         }
     }
-    /// Where the page asked for starts: after which ordinal, and how many items were served before it.
-    /// (The token's record version is read but not yet checked.)
-    fn cursor(self, q: &QueryOptions) -> Result<(Option<u64>, u64), ApiError> {
+    /// What the store reads for a page of this collection: up to `limit` items after `after`, of the copy
+    /// `pin` (the served one when `None`).
+    pub(crate) fn read(
+        self,
+        after: Option<u64>,
+        limit: usize,
+        segments: bool,
+        pin: Option<i64>,
+    ) -> RecordRead {
+        let window = Some(Window { after, limit });
+        match self {
+            Child::Sessions => RecordRead {
+                sessions: window,
+                with_segments: segments,
+                participants: None,
+                pin,
+            },
+            Child::Participants => RecordRead {
+                participants: window,
+                pin,
+                ..RecordRead::default()
+            },
+        }
+    }
+    /// Where the page asked for starts: after which ordinal, how many items were served before it, and
+    /// the stored copy the token was issued for.
+    fn cursor(self, q: &QueryOptions) -> Result<(Option<u64>, u64, Option<i64>), ApiError> {
         let Some(t) = &q.skiptoken else {
-            return Ok((None, 0));
+            return Ok((None, 0, None));
         };
         let kind = match self {
             Child::Sessions => TokenKind::Sessions,
@@ -83,43 +108,38 @@ impl Child {
             (
                 Child::Sessions,
                 SkipToken::Sessions {
-                    ordinal, served, ..
+                    ordinal,
+                    served,
+                    revision,
                 },
             )
             | (
                 Child::Participants,
                 SkipToken::Participants {
-                    ordinal, served, ..
+                    ordinal,
+                    served,
+                    revision,
                 },
-            ) => Ok((Some(ordinal), served)),
+            ) => Ok((Some(ordinal), served, Some(revision))),
             _ => Err(ApiError::bad_input("$skiptoken: malformed token")),
         }
     }
 }
 
-/// Up to `limit` items of `child` after `after`, as (ordinal, stored JSON).
-async fn page(
-    reads: &Reads<'_>,
-    head: &RecordHead,
-    child: Child,
-    after: Option<u64>,
-    limit: usize,
-    segments: bool,
-) -> Result<Vec<(u64, String)>, ApiError> {
-    Ok(match child {
-        Child::Sessions => reads
-            .sessions(head, after, limit, segments)
-            .await?
-            .into_iter()
-            .map(|r| (r.ordinal, r.json))
+/// The items of `child` in `view`, as (ordinal, stored JSON).
+fn rows(view: &RecordView, child: Child) -> Vec<(u64, &str)> {
+    match child {
+        Child::Sessions => view
+            .sessions
+            .iter()
+            .map(|r| (r.ordinal, r.json.as_str()))
             .collect(),
-        Child::Participants => reads
-            .participants(head, after, limit)
-            .await?
-            .into_iter()
-            .map(|r| (r.ordinal, r.json))
+        Child::Participants => view
+            .participants
+            .iter()
+            .map(|r| (r.ordinal, r.json.as_str()))
             .collect(),
-    })
+    }
 }
 
 /// `GET .../sessions` and `GET .../participants_v2`: one page, read by ordinal, with its nextLink.
@@ -133,14 +153,14 @@ pub(super) async fn list(
     let ty = cr(child.type_name());
     let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
     let segments = child == Child::Sessions && expand_segments(req.q.expand.as_ref())?;
-    let (after, served) = child.cursor(&req.q)?;
-    let head = reads.record(id).await?;
+    let (after, served, pin) = child.cursor(&req.q)?;
     let (page_size, applied) = req.page_size(child.max_page());
     let limit = page_limit(req.q.top, served, page_size);
-    let mut rows = match limit {
-        0 => Vec::new(),
-        _ => page(reads, &head, child, after, limit + 1, segments).await?,
-    };
+    // One snapshot of one stored copy: the one the nextLink was issued for.
+    let read = child.read(after, if limit == 0 { 0 } else { limit + 1 }, segments, pin);
+    let view = reads.record_with(id, &read).await?;
+    let head = &view.head;
+    let mut rows = rows(&view, child);
     let more = rows.len() > limit && below_top(req.q.top, served, limit);
     rows.truncate(limit);
     let context = req.context(&format!(
@@ -154,7 +174,7 @@ pub(super) async fn list(
         let token = child.token(last.0, served + limit as u64, &head);
         req.link_with("$skiptoken", &token.encode())
     });
-    let items: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let items: Vec<&str> = rows.iter().map(|r| r.1).collect();
     let body = render::collection(req, &context, count, &items, &ty, select.as_deref(), next)?;
     Ok(req.json(body, applied))
 }
@@ -171,24 +191,24 @@ pub(super) async fn count(
     Ok(render::count(child.count(&head)))
 }
 
-/// The members a record gets for `$expand`: the first page of the collection and, when there is more,
-/// a nextLink to `.../sessions` or `.../participants_v2` with the nested options. Also whether
-/// `odata.maxpagesize` was applied.
-pub(super) async fn expanded(
+/// The members a record gets for `$expand`: the first page of the collection (read with the head, up to
+/// `page_size + 1` items) and, when there is more, a nextLink to `.../sessions` or `.../participants_v2`
+/// with the nested options, pinned to the copy read.
+pub(super) fn expanded(
     req: &GraphRequest,
-    reads: &Reads<'_>,
-    head: &RecordHead,
+    view: &RecordView,
     e: &RecordExpand,
-) -> Result<(String, Option<u32>), ApiError> {
+    page_size: usize,
+) -> Result<String, ApiError> {
     let child = e.child;
-    let (page_size, applied) = req.page_size(child.max_page());
-    let mut rows = page(reads, head, child, None, page_size + 1, e.segments).await?;
+    let head = &view.head;
+    let mut rows = rows(view, child);
     let more = rows.len() > page_size;
     rows.truncate(page_size);
     let ty = cr(child.type_name());
     let mut items = String::new();
     render::items(&mut items, &rows, |out, r| {
-        render::object(req, out, &r.1, &ty, e.select.as_deref(), None)
+        render::object(req, out, r.1, &ty, e.select.as_deref(), None)
     })?;
     let link = rows.last().filter(|_| more).map(|last| {
         let token = child.token(last.0, page_size as u64, head);
@@ -220,7 +240,7 @@ pub(super) async fn expanded(
         Child::Sessions => array + &link,
         Child::Participants => link + &array,
     };
-    Ok((tail, applied))
+    Ok(tail)
 }
 
 /// `GET .../sessions/{sid}` (`$expand=segments` inlines its segments).

@@ -1,8 +1,12 @@
-//! Every store read of the Graph handlers, in one place: [`Reads`] is the read scope of one request (a
-//! consistent snapshot will live here), and Graph's retention is applied here.
+//! Every store read of the Graph handlers, in one place: [`Reads`] is one request's view of the store — its
+//! read scope (the tenants it may see) and Graph's retention. Each method is one store call, so each answer
+//! comes from one snapshot.
 
 use callrecords_model::LogKind;
-use callrecords_store::{LogQuery, ParticipantRow, RecordHead, RecordQuery, SessionRow, Store};
+use callrecords_store::{
+    LogQuery, ParticipantRow, ReadScope, RecordHead, RecordList, RecordQuery, RecordRead,
+    RecordView, SessionRow, Store,
+};
 
 use crate::{ApiError, AppState};
 
@@ -12,14 +16,22 @@ const RETENTION_US: i64 = 30 * 24 * 3600 * 1_000_000;
 /// The store as one Graph request reads it.
 pub(crate) struct Reads<'a> {
     store: &'a dyn Store,
+    scope: ReadScope,
     /// Retention cut-off (µs) when Graph's 30-day retention applies.
     cutoff: Option<i64>,
 }
 
+fn record_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "The call record '{id}' does not exist or is no longer available."
+    ))
+}
+
 impl<'a> Reads<'a> {
-    pub(crate) fn new(state: &'a AppState) -> Self {
+    pub(crate) fn new(state: &'a AppState, scope: ReadScope) -> Self {
         Reads {
             store: &*state.store,
+            scope,
             cutoff: state
                 .config
                 .graph_retention
@@ -35,44 +47,44 @@ impl<'a> Reads<'a> {
         }
     }
 
-    /// The served version of a record: 404 when unknown or past retention.
-    pub(crate) async fn record(&self, id: &str) -> Result<RecordHead, ApiError> {
-        let not_found = || {
-            ApiError::not_found(format!(
-                "The call record '{id}' does not exist or is no longer available."
-            ))
-        };
-        let head = self.store.get_record(id).await?.ok_or_else(not_found)?;
-        if let Some(cut) = self.cutoff
-            && head.end_us.or(head.start_us).is_none_or(|t| t < cut)
-        {
-            return Err(not_found());
-        }
-        Ok(head)
+    fn retained(&self, head: &RecordHead) -> bool {
+        self.cutoff
+            .is_none_or(|cut| head.end_us.or(head.start_us).is_some_and(|t| t >= cut))
     }
 
-    /// One page of the callRecords list.
-    pub(crate) async fn records(&self, q: &RecordQuery) -> Result<Vec<RecordHead>, ApiError> {
-        Ok(self.store.list_records(q).await?)
+    /// The served version of a record: 404 when unknown, out of scope or past retention.
+    pub(crate) async fn record(&self, id: &str) -> Result<RecordHead, ApiError> {
+        Ok(self.record_with(id, &RecordRead::default()).await?.head)
+    }
+
+    /// A record with the sessions / participants `read` asks for, from one snapshot and one stored copy:
+    /// 404 when unknown, out of scope, past retention, or (pinned) not a copy of this record.
+    pub(crate) async fn record_with(
+        &self,
+        id: &str,
+        read: &RecordRead,
+    ) -> Result<RecordView, ApiError> {
+        let view = self
+            .store
+            .read_record(&self.scope, id, read)
+            .await?
+            .filter(|v| self.retained(&v.head))
+            .ok_or_else(|| record_not_found(id))?;
+        Ok(view)
+    }
+
+    /// One page of the callRecords list, and its total when asked for (one snapshot).
+    pub(crate) async fn records(
+        &self,
+        q: &RecordQuery,
+        with_count: bool,
+    ) -> Result<RecordList, ApiError> {
+        Ok(self.store.list_records(&self.scope, q, with_count).await?)
     }
 
     /// How many records `q` matches.
     pub(crate) async fn count_records(&self, q: &RecordQuery) -> Result<u64, ApiError> {
-        Ok(self.store.count_records(q).await?)
-    }
-
-    /// Up to `limit` sessions of `head` after ordinal `after`.
-    pub(crate) async fn sessions(
-        &self,
-        head: &RecordHead,
-        after: Option<u64>,
-        limit: usize,
-        with_segments: bool,
-    ) -> Result<Vec<SessionRow>, ApiError> {
-        Ok(self
-            .store
-            .page_sessions(&head.id, after, limit, with_segments)
-            .await?)
+        Ok(self.store.count_records(&self.scope, q).await?)
     }
 
     /// The session `sid` of `head`: 404 when it has none.
@@ -83,19 +95,9 @@ impl<'a> Reads<'a> {
         with_segments: bool,
     ) -> Result<SessionRow, ApiError> {
         self.store
-            .get_session(&head.id, sid, with_segments)
+            .get_session(&self.scope, &head.id, sid, with_segments)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("The session '{sid}' was not found.")))
-    }
-
-    /// Up to `limit` participants of `head` after ordinal `after`.
-    pub(crate) async fn participants(
-        &self,
-        head: &RecordHead,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<ParticipantRow>, ApiError> {
-        Ok(self.store.page_participants(&head.id, after, limit).await?)
     }
 
     /// The participant `pid` of `head`: 404 when it has none.
@@ -105,7 +107,7 @@ impl<'a> Reads<'a> {
         pid: &str,
     ) -> Result<ParticipantRow, ApiError> {
         self.store
-            .get_participant(&head.id, pid)
+            .get_participant(&self.scope, &head.id, pid)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("The participant '{pid}' was not found.")))
     }
@@ -116,6 +118,6 @@ impl<'a> Reads<'a> {
         kind: LogKind,
         q: &LogQuery,
     ) -> Result<Vec<String>, ApiError> {
-        Ok(self.store.query_log_rows(kind, q).await?)
+        Ok(self.store.query_log_rows(&self.scope, kind, q).await?)
     }
 }

@@ -3,7 +3,7 @@
 use axum::response::Response;
 use callrecords_model::schema::cr;
 use callrecords_odata::lower_list_filter;
-use callrecords_store::{Bound, RecordQuery};
+use callrecords_store::{Bound, ListCursor, RecordQuery, RecordRead};
 
 use super::children;
 use super::options::{RecordExpand, check_select, only_options, select_suffix};
@@ -48,32 +48,34 @@ pub(super) async fn list(req: &GraphRequest, reads: &Reads<'_>) -> Result<Respon
         let SkipToken::Records {
             start_us,
             id,
+            tenant,
             served: n,
         } = SkipToken::decode(t, TokenKind::Records)?
         else {
             return Err(ApiError::bad_input("$skiptoken: malformed token"));
         };
-        rq.after = Some((start_us, id));
+        rq.after = Some(ListCursor {
+            start_us,
+            id,
+            tenant,
+        });
         served = n;
     }
     let (page, applied) = req.page_size(MAX_RECORDS_PAGE);
     let limit = page_limit(req.q.top, served, page);
-    let count = match req.q.count {
-        Some(true) => Some(reads.count_records(&rq).await?),
-        _ => None,
-    };
-    let mut heads = if limit == 0 {
-        Vec::new()
-    } else {
-        rq.limit = limit + 1;
-        reads.records(&rq).await?
-    };
+    let with_count = req.q.count == Some(true);
+    // One snapshot for the page and its count (a zero-size page still answers the count).
+    rq.limit = if limit == 0 { 0 } else { limit + 1 };
+    let page = reads.records(&rq, with_count).await?;
+    let (count, mut heads) = (page.count, page.heads);
     let more = heads.len() > limit && below_top(req.q.top, served, limit);
     heads.truncate(limit);
     let next = heads.last().filter(|_| more).map(|last| {
+        let cursor = ListCursor::of(last);
         let token = SkipToken::Records {
-            start_us: last.start_us.unwrap_or(i64::MIN),
-            id: last.id.clone(),
+            start_us: cursor.start_us,
+            id: cursor.id,
+            tenant: cursor.tenant,
             served: served + limit as u64,
         };
         req.link_with("$skiptoken", &token.encode())
@@ -99,7 +101,17 @@ pub(super) async fn get(
     only_options(&req.q, &["$select", "$expand"])?;
     let select = check_select(req.q.select.as_ref(), &cr("callRecord"), req.ver)?;
     let expand = RecordExpand::parse(req)?;
-    let head = reads.record(id).await?;
+    // The head and the expanded first page come from one snapshot.
+    let (page_size, applied) = match &expand {
+        Some(e) => req.page_size(e.child.max_page()),
+        None => (0, None),
+    };
+    let read = match &expand {
+        Some(e) => e.child.read(None, page_size + 1, e.segments, None),
+        None => RecordRead::default(),
+    };
+    let view = reads.record_with(id, &read).await?;
+    let head = &view.head;
     let context = req.context(&format!(
         "communications/callRecords{}/$entity",
         select_suffix(
@@ -107,15 +119,15 @@ pub(super) async fn get(
             expand.as_ref().map(RecordExpand::context_item)
         )
     ));
-    let (tail, applied) = match &expand {
-        Some(e) => children::expanded(req, reads, &head, e).await?,
-        None => (String::new(), None),
+    let tail = match &expand {
+        Some(e) => children::expanded(req, &view, e, page_size)?,
+        None => String::new(),
     };
     let mut out = String::with_capacity(head.json.len() + tail.len() + 1024);
     render::record(
         req,
         &mut out,
-        &head,
+        head,
         select.as_deref(),
         Some(&context),
         &tail,

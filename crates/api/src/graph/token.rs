@@ -2,8 +2,9 @@
 //! it as opaque.
 //!
 //! `served` counts the items already returned, so that `$top` caps the total across pages. Session and
-//! participant tokens carry the version of the record they were issued for (not yet checked: pages will be
-//! pinned to that version).
+//! participant tokens carry the revision (the stored copy) of the record they were issued for: later pages
+//! come from that copy even when a newer version has been served since (see `docs/decisions.md`). Record
+//! tokens carry the full list position (start, id, tenant).
 
 use std::fmt::Write as _;
 
@@ -20,11 +21,12 @@ const MAX_TOKEN_LEN: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k", deny_unknown_fields)]
 pub(crate) enum SkipToken {
-    /// The callRecords list: keyset after (startDateTime µs, id).
+    /// The callRecords list: keyset after (startDateTime µs, id, tenant).
     #[serde(rename = "r")]
     Records {
         start_us: i64,
         id: String,
+        tenant: String,
         served: u64,
     },
     /// A record's sessions, after the session at `ordinal`.
@@ -32,14 +34,14 @@ pub(crate) enum SkipToken {
     Sessions {
         ordinal: u64,
         served: u64,
-        version: i64,
+        revision: i64,
     },
     /// A record's `participants_v2`, after the participant at `ordinal`.
     #[serde(rename = "p")]
     Participants {
         ordinal: u64,
         served: u64,
-        version: i64,
+        revision: i64,
     },
 }
 
@@ -119,6 +121,7 @@ mod tests {
                 SkipToken::Records {
                     start_us: -5,
                     id: "a'b/c\"é".into(),
+                    tenant: "t".into(),
                     served: 60,
                 },
                 TokenKind::Records,
@@ -127,7 +130,7 @@ mod tests {
                 SkipToken::Sessions {
                     ordinal: 59,
                     served: 60,
-                    version: 3,
+                    revision: 3,
                 },
                 TokenKind::Sessions,
             ),
@@ -135,7 +138,7 @@ mod tests {
                 SkipToken::Participants {
                     ordinal: 129,
                     served: 130,
-                    version: 1,
+                    revision: 1,
                 },
                 TokenKind::Participants,
             ),
@@ -154,7 +157,7 @@ mod tests {
         let sessions = SkipToken::Sessions {
             ordinal: 1,
             served: 1,
-            version: 1,
+            revision: 1,
         }
         .encode();
         let bad = [
@@ -182,7 +185,7 @@ mod tests {
                 "malformed",
             ),
             (
-                &hex(r#"{"k":"s","ordinal":-1,"served":1,"version":1}"#),
+                &hex(r#"{"k":"s","ordinal":-1,"served":1,"revision":1}"#),
                 TokenKind::Sessions,
                 "malformed",
             ),

@@ -11,15 +11,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
+use callrecords_ingest::{IngestError, IngestOptions, Ingestor, ItemResult, Tally};
 use callrecords_model::LogKind;
 use callrecords_model::reader::{RawItem, RecordKind, read_items};
-use serde_json::json;
+use serde::Serialize;
+use serde::ser::SerializeMap;
 
-use crate::pipeline::{self, Tally};
 use crate::{ApiError, AppState, Config};
-
-/// Records per store transaction.
-const BATCH: usize = 1000;
 
 /// `/ingest/...` routes.
 pub fn routes(_config: &Config) -> Router<AppState> {
@@ -52,66 +50,116 @@ async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
 
-    // Cut the body into items off the async runtime (cheap), then parse and validate batch k+1 on all cores
-    // while batch k is being stored.
+    // The whole body is cut into items first (off the async runtime, cheap), so that a body that does not
+    // decode or read is refused before anything is stored.
     let items = tokio::task::spawn_blocking(move || read_body(bytes, gzip, kind, limit))
         .await
-        .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))??;
+        .map_err(|e| worker_failed(&e))??;
     if items.is_empty() {
         return Err(ApiError::bad_request(
             "BadRequest",
             "The request body holds no records.",
         ));
     }
-    let mut batches = Vec::with_capacity(items.len().div_ceil(BATCH));
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        batches.push(items.by_ref().take(BATCH).collect::<Vec<_>>());
-    }
-    let check =
-        |batch: Vec<RawItem>| tokio::task::spawn_blocking(move || pipeline::check_all(batch));
-    let mut batches = batches.into_iter();
-    let mut next = batches.next().map(check);
-    let mut results = Vec::new();
-    let mut any_parsed = false;
-    let mut first_error: Option<String> = None;
-    while let Some(pending) = next.take() {
-        let checked = pending
-            .await
-            .map_err(|e| ApiError::internal(format!("ingest worker failed: {e}")))?;
-        next = batches.next().map(check);
-        if first_error.is_none() && results.is_empty() {
-            first_error = Some(
-                checked[0]
-                    .result
-                    .as_ref()
-                    .err()
-                    .and_then(|e| e.first())
-                    .map(|i| i.message.clone())
-                    .unwrap_or_default(),
-            );
-        }
-        any_parsed |= checked.iter().any(|c| c.parsed);
-        // A batch with nothing parsed stores nothing, so a hopeless body leaves the store untouched.
-        results.extend(pipeline::store_batch(state.store.as_ref(), checked, period).await?);
-    }
-    if !any_parsed {
+    let opts = IngestOptions {
+        period,
+        ..IngestOptions::new(kind)
+    };
+    let done = Ingestor::new(state.store.clone(), opts)
+        .ingest(items)
+        .await
+        .map_err(|e| match e {
+            IngestError::Store(e) => ApiError::from(e),
+            other => worker_failed(&other),
+        })?;
+    // Nothing in it was JSON: a hopeless body, answered as such (its batches stored nothing).
+    if done.results.iter().all(|r| r.outcome.is_malformed()) {
+        let first = done.results[0]
+            .outcome
+            .issues()
+            .first()
+            .map(|i| i.message.as_str())
+            .unwrap_or_default();
         return Err(ApiError::bad_request(
             "BadRequest",
-            format!(
-                "The request body is not JSON: {}",
-                first_error.unwrap_or_default()
-            ),
+            format!("The request body is not JSON: {first}"),
         ));
     }
-    let mut tally = Tally::default();
-    tally.add(&results);
-    let body = json!({"kind": kind.cli_name(), "counts": tally, "results": results});
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response())
+    let body = serde_json::to_string(&Answer {
+        kind: kind.cli_name(),
+        counts: Counts(&done.tally),
+        results: done.results.iter().map(ResultBody::from).collect(),
+    })
+    .map_err(|e| worker_failed(&e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A 500 whose cause goes to the log, not to the client.
+fn worker_failed(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "ingest failed");
+    ApiError::internal("The ingest failed; see the server log.")
+}
+
+/// The answer: `{"kind", "counts": {"received", <outcome>: n…}, "results": […]}`.
+#[derive(Serialize)]
+struct Answer<'a> {
+    kind: &'static str,
+    counts: Counts<'a>,
+    results: Vec<ResultBody<'a>>,
+}
+
+/// `{"received": n, "<outcome>": n, …}`, outcomes that occurred, in name order.
+struct Counts<'a>(&'a Tally);
+
+impl Serialize for Counts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("received", &self.0.received())?;
+        for (kind, n) in self.0.iter() {
+            map.serialize_entry(kind.as_str(), &n)?;
+        }
+        map.end()
+    }
+}
+
+/// One item's result on the wire.
+#[derive(Serialize)]
+struct ResultBody<'a> {
+    /// `source:line[index]`.
+    location: String,
+    /// 1-based line (NDJSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    /// 0-based index inside a page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+    /// `stored`, `duplicate`, `conflict`, `stale`, `partial` or `invalid`.
+    outcome: &'static str,
+    /// Why it is invalid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
+    /// Warnings (kept anyway).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+impl<'a> From<&'a ItemResult> for ResultBody<'a> {
+    fn from(r: &'a ItemResult) -> Self {
+        ResultBody {
+            location: r.location.to_string(),
+            line: r.location.line,
+            index: r.location.index,
+            id: r.id.as_deref(),
+            version: r.version,
+            outcome: r.outcome.kind().as_str(),
+            errors: r.outcome.issues().iter().map(ToString::to_string).collect(),
+            warnings: r.warnings.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 fn read_body(

@@ -1,7 +1,8 @@
 #![forbid(unsafe_code)]
 //! The HTTP face of callrecords: Graph's call-records routes under `/v1.0` and `/beta` ([`graph`]), the ingest
-//! routes under `/ingest` ([`ingest`]), version history under `/admin` ([`admin`]), health checks, and the
-//! middleware every response goes through (request ids, compression, Graph-shaped errors).
+//! routes under `/ingest` ([`ingest`], a front of the `callrecords-ingest` pipeline), version history under
+//! `/admin` ([`admin`]), health checks, and the middleware every response goes through (request ids,
+//! compression, Graph-shaped errors).
 //!
 //! Handlers are thin: extract → one store call → render. Every error is an [`ApiError`], mapped once to
 //! Graph's error body.
@@ -12,7 +13,6 @@ pub mod error;
 pub mod graph;
 pub mod ingest;
 mod middleware;
-pub mod pipeline;
 
 use std::sync::Arc;
 

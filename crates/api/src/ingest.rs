@@ -41,6 +41,7 @@ async fn ingest(
 ) -> Result<axum::response::Response, ApiError> {
     let kind = kind_from_path(&segment).ok_or_else(|| ApiError::no_route(&segment))?;
     let period = dialout_period(kind, query.as_deref())?;
+    let tenant = tenant_param(query.as_deref())?;
     let limit = state.config.ingest_limit;
     let bytes = axum::body::to_bytes(body, limit)
         .await
@@ -63,6 +64,7 @@ async fn ingest(
     }
     let opts = IngestOptions {
         period,
+        tenant,
         ..IngestOptions::new(kind)
     };
     let done = Ingestor::new(state.store.clone(), opts)
@@ -193,6 +195,20 @@ fn read_body(
 
 /// Dial-out report rows carry no date: they are stored with the period they cover, from `?from=…&to=…`
 /// (or `fromDateTime`/`toDateTime`).
+/// `?tenantId=T`: the tenant the body's records belong to (the default tenant when absent).
+fn tenant_param(query: Option<&str>) -> Result<Option<String>, ApiError> {
+    let q = callrecords_odata::parse_query(query)?;
+    match q.custom_value("tenantId") {
+        None => Ok(None),
+        Some(t) if !t.is_empty() && t.len() <= 128 && !t.chars().any(char::is_control) => {
+            Ok(Some(t.to_owned()))
+        }
+        Some(_) => Err(ApiError::bad_input(
+            "tenantId must be 1 to 128 characters without control characters.",
+        )),
+    }
+}
+
 fn dialout_period(kind: RecordKind, query: Option<&str>) -> Result<Option<(i64, i64)>, ApiError> {
     if kind != RecordKind::Log(LogKind::PstnOnlineMeetingDialout) {
         return Ok(None);

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use callrecords_api::{AppState, Config, app};
 use callrecords_model::LogKind;
 use callrecords_model::validate::strip_control_annotations;
-use callrecords_store::{IncomingLogRow, IncomingRecord, Store};
+use callrecords_store::{DEFAULT_TENANT, IncomingLogRow, IncomingRecord, Store};
 use callrecords_store_sqlite::SqliteStore;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -62,7 +62,7 @@ impl Env {
                 }
             })
             .collect();
-        self.store.put_records(batch).await.unwrap();
+        self.store.put_records(DEFAULT_TENANT, batch).await.unwrap();
     }
 
     async fn put_logs(&self, kind: LogKind, rows: Vec<Value>, period: Option<(i64, i64)>) {
@@ -73,7 +73,10 @@ impl Env {
                 value: v,
             })
             .collect();
-        self.store.put_log_rows(kind, rows, period).await.unwrap();
+        self.store
+            .put_log_rows(DEFAULT_TENANT, kind, rows, period)
+            .await
+            .unwrap();
     }
 
     async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> Resp {
@@ -1486,11 +1489,14 @@ mod cache {
         let other = SqliteStore::open(e._dir.path()).unwrap();
         let v2 = with_sessions("c1", 2, "two");
         other
-            .put_records(vec![IncomingRecord {
-                raw: v2.to_string(),
-                value: v2,
-                partial: false,
-            }])
+            .put_records(
+                DEFAULT_TENANT,
+                vec![IncomingRecord {
+                    raw: v2.to_string(),
+                    value: v2,
+                    partial: false,
+                }],
+            )
             .await
             .unwrap();
         let r = e.get(EXPAND).await.json();

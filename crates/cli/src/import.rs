@@ -32,6 +32,9 @@ pub struct Args {
     /// End of the period dial-out report rows cover.
     #[arg(long)]
     to: Option<String>,
+    /// The tenant the records and rows belong to (default: the default tenant, the nil GUID).
+    #[arg(long, env = "CALLRECORDS_TENANT")]
+    tenant: Option<String>,
     /// Records per transaction (a batch is also cut at 16 MiB of JSON).
     #[arg(long, default_value_t = BatchLimits::DEFAULT_MAX_RECORDS)]
     batch_size: usize,
@@ -77,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_records: args.batch_size.max(1),
             ..BatchLimits::default()
         },
-        tenant: None,
+        tenant: args.tenant.clone(),
     };
     let ingestor = Ingestor::new(store, opts);
     let started = Instant::now();

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callrecords_model::validate::strip_control_annotations;
-use callrecords_store::Store;
+use callrecords_store::{ReadScope, RecordRead, Store, Window};
 use callrecords_store_sqlite::SqliteStore;
 use serde_json::Value;
 
@@ -76,33 +76,56 @@ fn validate_accepts_the_examples_and_names_the_path_of_bad_records() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-/// Reassembles the served record from the store: the head, then every session and participant page.
+/// Reassembles the served record from the store: the head, then every session and participant page, each
+/// page pinned to the copy the first read returned.
 async fn read_back(store: &SqliteStore, id: &str) -> Value {
-    let head = store.get_record(id).await.unwrap().unwrap();
+    let all = ReadScope::All;
+    let head = store
+        .read_record(&all, id, &RecordRead::default())
+        .await
+        .unwrap()
+        .unwrap()
+        .head;
     let mut v: Value = serde_json::from_str(&head.json).unwrap();
+    let page = |after, sessions: bool| RecordRead {
+        sessions: sessions.then_some(Window { after, limit: 60 }),
+        with_segments: true,
+        participants: (!sessions).then_some(Window { after, limit: 130 }),
+        pin: Some(head.revision),
+    };
     let mut sessions = Vec::new();
     let mut after = None;
     loop {
-        let page = store.page_sessions(id, after, 60, true).await.unwrap();
-        if page.is_empty() {
+        let view = store
+            .read_record(&all, id, &page(after, true))
+            .await
+            .unwrap()
+            .unwrap();
+        if view.sessions.is_empty() {
             break;
         }
-        after = page.last().map(|r| r.ordinal);
+        after = view.sessions.last().map(|r| r.ordinal);
         sessions.extend(
-            page.into_iter()
+            view.sessions
+                .into_iter()
                 .map(|r| serde_json::from_str::<Value>(&r.json).unwrap()),
         );
     }
     let mut participants = Vec::new();
     let mut after = None;
     loop {
-        let page = store.page_participants(id, after, 130).await.unwrap();
-        if page.is_empty() {
+        let view = store
+            .read_record(&all, id, &page(after, false))
+            .await
+            .unwrap()
+            .unwrap();
+        if view.participants.is_empty() {
             break;
         }
-        after = page.last().map(|r| r.ordinal);
+        after = view.participants.last().map(|r| r.ordinal);
         participants.extend(
-            page.into_iter()
+            view.participants
+                .into_iter()
                 .map(|r| serde_json::from_str::<Value>(&r.json).unwrap()),
         );
     }

@@ -28,7 +28,7 @@ use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 
 use callrecords_model::reader::{Input, RawItem, RecordKind, read_items};
-use callrecords_store::{Store, StoreError};
+use callrecords_store::{DEFAULT_TENANT, Store, StoreError};
 
 pub use batch::BatchLimits;
 pub use outcome::{ItemOutcome, ItemResult, OutcomeKind, Tally};
@@ -47,8 +47,7 @@ pub struct IngestOptions {
     pub period: Option<(i64, i64)>,
     /// When a batch (one store transaction per kind) is cut.
     pub limits: BatchLimits,
-    /// The tenant the records belong to. Plumbing only, for now: the store does not keep a tenant per record
-    /// yet, so this is carried through and not used.
+    /// The tenant everything belongs to; `None` is the default tenant ([`DEFAULT_TENANT`]).
     pub tenant: Option<String>,
 }
 
@@ -267,7 +266,9 @@ impl Ingestor {
         while let Some((items, bytes_read)) = rx.recv().await {
             // On a store failure the receivers go away: the checker and then the reader stop at their next
             // send (they are not waited for: a reader may be blocked on stdin).
-            let results = store::store_batch(self.store.as_ref(), items, self.opts.period).await?;
+            let tenant = self.opts.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+            let results =
+                store::store_batch(self.store.as_ref(), tenant, items, self.opts.period).await?;
             tally.add_all(&results);
             on_batch(Batch {
                 results,

@@ -25,9 +25,10 @@ fn result(location: Location, outcome: ItemOutcome) -> ItemResult {
 }
 
 /// Stores a batch of checked items (one transaction per kind) and returns one result per item, in order.
-/// `period` (µs) is the period dial-out report rows cover. A batch with nothing valid in it touches no store.
+/// Everything is stored as `tenant`'s. `period` (µs) is the period dial-out report rows cover. A batch with nothing valid in it touches no store.
 pub(crate) async fn store_batch(
     store: &dyn Store,
+    tenant: &str,
     items: Vec<Checked>,
     period: Option<(i64, i64)>,
 ) -> Result<Vec<ItemResult>, StoreError> {
@@ -80,7 +81,7 @@ pub(crate) async fn store_batch(
     }
     if !records.is_empty() {
         let (idx, batch): (Vec<usize>, Vec<IncomingRecord>) = records.into_iter().unzip();
-        let outcomes = store.put_records(batch).await?;
+        let outcomes = store.put_records(tenant, batch).await?;
         assign(&mut results, idx, outcomes)?;
     }
     for (kind, list) in rows {
@@ -98,7 +99,7 @@ pub(crate) async fn store_batch(
             continue;
         }
         let (idx, batch): (Vec<usize>, Vec<IncomingLogRow>) = list.into_iter().unzip();
-        let outcomes = store.put_log_rows(kind, batch, period).await?;
+        let outcomes = store.put_log_rows(tenant, kind, batch, period).await?;
         assign(&mut results, idx, outcomes)?;
     }
     Ok(results)

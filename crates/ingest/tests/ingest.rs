@@ -9,7 +9,7 @@ use callrecords_ingest::{
 };
 use callrecords_model::LogKind;
 use callrecords_model::reader::{Input, RawItem, RecordKind, read_items};
-use callrecords_store::Store;
+use callrecords_store::{ReadScope, RecordRead, Store};
 use callrecords_store_sqlite::SqliteStore;
 
 fn new_store() -> (tempfile::TempDir, Arc<dyn Store>) {
@@ -265,8 +265,17 @@ async fn a_failing_source_keeps_the_batches_before_it() {
     assert_eq!(err.to_string(), "disk on fire");
     // Three full batches were stored and reported; the tenth record, in the batch being cut, was not.
     assert_eq!(seen, 9);
-    assert!(store.get_record("f8").await.unwrap().is_some());
-    assert!(store.get_record("f9").await.unwrap().is_none());
+    let get = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .read_record(&ReadScope::All, id, &RecordRead::default())
+                .await
+                .unwrap()
+        }
+    };
+    assert!(get("f8").await.is_some());
+    assert!(get("f9").await.is_none());
 }
 
 #[tokio::test]

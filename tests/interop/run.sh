@@ -20,7 +20,7 @@ trap cleanup EXIT
 "$bin" gen --count 120 --seed 5 > "$work/gen.ndjson"
 "$venv/bin/python" tests/interop/make_data.py "$work"
 "$bin" import --data "$work/data" "$work/gen.ndjson" "$work/big.ndjson" \
-  ../shared/graph-examples/v1.0__callrecords-callrecord-get__response-1.json >/dev/null
+  tests/fixtures/graph/examples/v1.0__callrecords-callrecord-get__response-1.json >/dev/null
 "$bin" gen --kind pstnCall --count 2300 --seed 5 | "$bin" import --data "$work/data" --kind pstnCall - >/dev/null
 "$bin" gen --kind smsLog --count 50 --seed 5 | "$bin" import --data "$work/data" --kind smsLog - >/dev/null
 

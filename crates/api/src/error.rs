@@ -1,5 +1,19 @@
 //! The API's one error type and its one mapping to HTTP: Graph's error body
 //! `{"error":{"code","message","innerError":{"request-id","date"}}}` with the right status.
+//!
+//! Error policy (for every layer, not only this one):
+//!
+//! - One error type per layer: the OData parser has `ODataError`, the store has `StoreError`, this crate has
+//!   [`ApiError`]. A layer returns its own type; the layer above converts it once, at
+//!   the boundary.
+//! - One mapping to HTTP: the `From` conversions into [`ApiError`] here decide status and Graph code, and
+//!   [`ApiError`]'s `IntoResponse` is the only place an error becomes a response. Handlers use `?`; they do not
+//!   build error responses by hand.
+//! - Every error response carries Graph's error body,
+//!   `{"error":{"code","message","innerError":{"request-id","date"}}}` (plus `client-request-id` when the
+//!   client sent one), with `Content-Type: application/json`.
+//! - A 500 never carries internal error text: no store, SQLite, I/O, panic or join-error message reaches the
+//!   client. The cause is logged (`tracing::error!`) and the client gets a fixed message.
 
 use std::fmt;
 

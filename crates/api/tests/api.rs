@@ -15,12 +15,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// The official examples: `../shared/graph-examples` beside the checkout (or `$CALLRECORDS_SHARED`).
+/// Microsoft's example bodies, carried in the repository (`tests/fixtures/graph`, see its NOTICE).
 fn examples_dir() -> std::path::PathBuf {
-    std::env::var_os("CALLRECORDS_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-        .join("graph-examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/graph/examples")
 }
 
 struct Env {

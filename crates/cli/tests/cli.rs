@@ -16,14 +16,9 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_callrecords"))
 }
 
-fn shared() -> PathBuf {
-    std::env::var_os("CALLRECORDS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
+/// Microsoft's example bodies, carried in the repository (`tests/fixtures/graph`, see its NOTICE).
 fn examples() -> PathBuf {
-    shared().join("graph-examples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/graph/examples")
 }
 
 fn same(a: &Value, b: &Value) -> bool {

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Generates crates/model/src/generated.rs from Microsoft's v1.0 CSDL plus the beta-only additions below.
 
-Run from the repository root:  python3 crates/model/codegen/gen_model.py ../shared/graph-schema/v1.0-callRecords.csdl.xml
-The output is committed; `tests/schema.rs` re-reads the CSDL and fails on any drift, so regenerate after a schema change.
+Run from the repository root:
+    python3 crates/model/codegen/gen_model.py [CSDL] > crates/model/src/generated.rs && cargo fmt --all
+CSDL defaults to the in-repo copy, tests/fixtures/graph/schema/v1.0-callRecords.csdl.xml (see its NOTICE).
+The output is committed; `crates/model/tests/model.rs` re-reads the CSDL and fails on any drift, so regenerate
+after a schema change.
 """
 import re
 import sys
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 NS = {"e": "http://docs.oasis-open.org/odata/ns/edm"}
@@ -204,5 +208,7 @@ def main(path):
     return "\n".join(out) + "\n"
 
 
+DEFAULT_CSDL = Path(__file__).resolve().parents[3] / "tests/fixtures/graph/schema/v1.0-callRecords.csdl.xml"
+
 if __name__ == "__main__":
-    sys.stdout.write(main(sys.argv[1]))
+    sys.stdout.write(main(sys.argv[1] if len(sys.argv) > 1 else str(DEFAULT_CSDL)))

@@ -11,14 +11,13 @@ use callrecords_model::{
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-fn shared() -> PathBuf {
-    std::env::var_os("CALLRECORDS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+/// Microsoft's examples and CSDL, carried in the repository (`tests/fixtures/graph`, see its NOTICE).
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/graph")
 }
 
 fn example(name: &str) -> Value {
-    let path = shared().join("graph-examples").join(name);
+    let path = fixtures().join("examples").join(name);
     serde_json::from_str(
         &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
@@ -75,7 +74,7 @@ fn qualified(t: &str) -> String {
 
 #[test]
 fn every_official_example_round_trips_through_the_typed_model() {
-    let dir = shared().join("graph-examples");
+    let dir = fixtures().join("examples");
     let mut checked = 0;
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -111,7 +110,7 @@ fn every_official_example_round_trips_through_the_typed_model() {
 
 #[test]
 fn every_call_record_example_is_valid_and_read_by_the_reader() {
-    let dir = shared().join("graph-examples");
+    let dir = fixtures().join("examples");
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -204,7 +203,7 @@ fn members_after_the_sentinel_render_as_unknown_future_value_unless_asked() {
 // Drift from Microsoft's schema: every v1.0 type, property and enum member (in order) must be in the model.
 
 fn csdl() -> String {
-    std::fs::read_to_string(shared().join("graph-schema/v1.0-callRecords.csdl.xml")).unwrap()
+    std::fs::read_to_string(fixtures().join("schema/v1.0-callRecords.csdl.xml")).unwrap()
 }
 
 fn qualify(t: &str) -> String {

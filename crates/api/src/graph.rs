@@ -1,15 +1,15 @@
 //! Graph's call-records routes under `/v1.0` and `/beta`.
 //!
-//! Every request below `/{ver}/communications/` goes the same way: extract a [`GraphRequest`] (method,
-//! version, origin, decoded path, query options, `Prefer`), parse its path once into a [`GraphRoute`], and
+//! Every request below `/{ver}/communications/` goes the same way: extract a `GraphRequest` (method,
+//! version, origin, decoded path, query options, `Prefer`), parse its path once into a `GraphRoute`, and
 //! dispatch on that to a handler. A handler checks the query options its resource supports, reads what its
-//! page needs through [`Reads`] (the only place that calls the store), and splices stored JSON into the
-//! response ([`render`]).
+//! page needs through `Reads` (the only place that calls the store), and splices stored JSON into the
+//! response (`render`).
 //!
 //! | file | owns |
 //! |---|---|
-//! | `request.rs` | [`GraphRequest`] extractor, [`Version`], origin, links, JSON responses |
-//! | `route.rs` | [`GraphRoute`]: path → resource, key syntax, function segments |
+//! | `request.rs` | `GraphRequest` extractor, `Version`, origin, links, JSON responses |
+//! | `route.rs` | `GraphRoute`: path → resource, key syntax, function segments |
 //! | `options.rs` | supported query options, `$select`, `$expand` (record and segments) |
 //! | `token.rs` | typed, opaque `$skiptoken`s |
 //! | `reads.rs` | every store call, retention |
@@ -20,7 +20,7 @@
 //! | `metadata.rs` | `$metadata` |
 //!
 //! Paging: the callRecords list uses a keyset `$skiptoken` over (startDateTime µs, id); sessions and
-//! participants use the ordinal of the last item served ([`token`]). Functions page with `$skip`.
+//! participants use the ordinal of the last item served (`token`). Functions page with `$skip`.
 
 mod children;
 mod functions;

@@ -10,10 +10,6 @@
 pub mod admin;
 mod cache;
 pub mod error;
-// FIXME(rustdoc): graph.rs's module doc links the private `render` module, the workspace's only rustdoc
-// warning; graph.rs is being rewritten elsewhere, so the lint is allowed here, for that module only, until
-// the link is written as plain code (`render`) there. Remove this attribute then.
-#[allow(rustdoc::private_intra_doc_links)]
 pub mod graph;
 pub mod ingest;
 mod middleware;

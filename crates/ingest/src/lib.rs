@@ -1,7 +1,7 @@
 #![forbid(unsafe_code)]
 //! The one ingest pipeline, shared by `callrecords import`, `POST /ingest/...` and every future caller (a
 //! Graph sync client, the fake tenant, a webhook receiver): raw items from
-//! [`read_items`](callrecords_model::reader::read_items) → batches cut by [`BatchLimits`] → parsed and
+//! [`callrecords_model::reader::read_items`] → batches cut by [`BatchLimits`] → parsed and
 //! validated on all cores → stored, one transaction per batch and kind → one typed [`ItemResult`] per item,
 //! in input order, and a [`Tally`].
 //!

@@ -193,13 +193,12 @@ async fn ingest_collects_every_result_and_the_tally() {
     assert_eq!(empty.tally.received(), 0);
 }
 
+/// Microsoft's dial-out report example, carried in the repository (`tests/fixtures/graph`, see its NOTICE).
 fn dialout_page() -> String {
-    let dir = std::env::var_os("CALLRECORDS_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    std::fs::read_to_string(dir.join(
-        "graph-examples/beta__callrecords-callrecord-getpstnonlinemeetingdialoutreport__response-1.json",
-    ))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/graph/examples");
+    std::fs::read_to_string(
+        dir.join("beta__callrecords-callrecord-getpstnonlinemeetingdialoutreport__response-1.json"),
+    )
     .unwrap()
 }
 

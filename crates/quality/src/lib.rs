@@ -4,7 +4,7 @@
 //!
 //! - [`stream_rows`] / [`session_rows`] / [`record_rows`]: flatten a typed [`CallRecord`] into one row per
 //!   `mediaStream` (uniquely keyed, classified, with slicers) and one per session.
-//! - [`classify`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
+//! - [`classify`](mod@classify): CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
 //! - [`SummaryBuilder`] / [`GroupedSummaryBuilder`]: poor stream rates, poor sessions/calls, setup and drop
 //!   failure rates, overall or per [`GroupKey`], in constant memory.
 //! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN), and CQD's Missing

@@ -109,8 +109,7 @@ pub async fn change_feed_matches_served_versions(store: Arc<dyn Store>) {
         let head = get_record(&store, id).await.unwrap().unwrap();
         let last_served = changes
             .iter()
-            .filter(|c| c.record_id == id && c.kind.served())
-            .next_back()
+            .rfind(|c| c.record_id == id && c.kind.served())
             .unwrap();
         assert_eq!(head.revision, last_served.cursor, "{id}");
         assert_eq!(head.version, last_served.version, "{id}");

@@ -4,7 +4,7 @@
 //! Each case is a `pub async fn` that panics on failure, given a fresh, empty store (or, for the cases that
 //! need two handles on the same data — two processes, two nodes — two handles). In a backend's test file:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) { … }
 //! async fn reopen(dir: &tempfile::TempDir) -> Arc<dyn Store> { … }   // another handle on the same data
 //! callrecords_store_conformance::conformance_tests!(fresh, reopen);
@@ -368,7 +368,7 @@ pub(crate) fn incoming(value: &Value, partial: bool) -> IncomingRecord {
 }
 
 pub(crate) async fn put1(store: &Arc<dyn Store>, value: &Value, partial: bool) -> PutOutcome {
-    let out = put_records(&store, vec![incoming(value, partial)])
+    let out = put_records(store, vec![incoming(value, partial)])
         .await
         .unwrap();
     assert_eq!(out.len(), 1);
@@ -376,18 +376,18 @@ pub(crate) async fn put1(store: &Arc<dyn Store>, value: &Value, partial: bool) -
 }
 
 pub(crate) async fn served_version(store: &Arc<dyn Store>, id: &str) -> i64 {
-    get_record(&store, id).await.unwrap().unwrap().version
+    get_record(store, id).await.unwrap().unwrap().version
 }
 
 /// The served record rebuilt from head + sessions (with segments) + participants.
 pub(crate) async fn rebuild(store: &Arc<dyn Store>, id: &str) -> Value {
-    let head = get_record(&store, id).await.unwrap().unwrap();
+    let head = get_record(store, id).await.unwrap().unwrap();
     let mut m: Map<String, Value> = serde_json::from_str(&head.json).unwrap();
-    let sessions = page_sessions(&store, id, None, usize::MAX / 2, true)
+    let sessions = page_sessions(store, id, None, usize::MAX / 2, true)
         .await
         .unwrap();
     assert_eq!(sessions.len() as u64, head.session_count);
-    let participants = page_participants(&store, id, None, usize::MAX / 2)
+    let participants = page_participants(store, id, None, usize::MAX / 2)
         .await
         .unwrap();
     assert_eq!(participants.len() as u64, head.participant_count);
@@ -420,7 +420,7 @@ pub(crate) fn query() -> RecordQuery {
 }
 
 pub(crate) async fn list_ids(store: &Arc<dyn Store>, q: &RecordQuery) -> Vec<String> {
-    list_records(&store, q)
+    list_records(store, q)
         .await
         .unwrap()
         .into_iter()

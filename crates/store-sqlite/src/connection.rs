@@ -14,10 +14,13 @@ use crate::encoding::decode_raw;
 /// How long a connection waits for another writer's lock before giving up with `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A migration's step in Rust, run after its SQL inside the same transaction.
+type RustStep = fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>;
+
 /// One schema step: SQL, then (optionally) a step in Rust inside the same transaction.
 struct Migration {
     sql: &'static str,
-    then: Option<fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>>,
+    then: Option<RustStep>,
 }
 
 /// The migrations, in order.

@@ -169,9 +169,9 @@ pub(super) async fn list(
         child.navigation(),
         select_suffix(select.as_deref(), None)
     ));
-    let count = (req.q.count == Some(true)).then_some(child.count(&head));
+    let count = (req.q.count == Some(true)).then_some(child.count(head));
     let next = rows.last().filter(|_| more).map(|last| {
-        let token = child.token(last.0, served + limit as u64, &head);
+        let token = child.token(last.0, served + limit as u64, head);
         req.link_with("$skiptoken", &token.encode())
     });
     let items: Vec<&str> = rows.iter().map(|r| r.1).collect();

@@ -6,7 +6,9 @@
 //!   `mediaStream` (uniquely keyed, classified, with slicers) and one per session.
 //! - [`classify`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
 //! - [`SummaryBuilder`] / [`GroupedSummaryBuilder`]: poor stream rates, poor sessions/calls, setup and drop
-//!   failure rates, overall or per [`GroupKey`], in constant memory.
+//!   failure rates, overall or per [`GroupKey`], in constant memory; both are sums of per-record
+//!   [`Counts`] ([`record_contribution`], [`grouped_contributions`]), which a store can keep
+//!   pre-aggregated.
 //! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN), and CQD's Missing
 //!   Subnet report ([`MissingSubnets`]).
 //!
@@ -28,7 +30,8 @@ pub use rows::{
     StreamMetrics, StreamRow, record_rows, session_rows, stream_rows, utc_day,
 };
 pub use summary::{
-    AppSharingSummary, AudioPoorDueTo, CallsSummary, Group, GroupKey, GroupedSummaryBuilder,
-    KindSummary, OtherSummary, SessionsSummary, StreamsSummary, Summary, SummaryBuilder,
-    VideoPoorDueTo, group_by, latest_versions, summarize,
+    AppSharingSummary, AudioPoorDueTo, CONTRIBUTION_VERSION, COUNTS_LEN, CallsSummary, Counts,
+    Group, GroupKey, GroupedSummaryBuilder, KindSummary, OtherSummary, SessionsSummary,
+    StreamsSummary, Summary, SummaryBuilder, VideoPoorDueTo, group_by, grouped_contributions,
+    latest_versions, record_contribution, summarize,
 };

@@ -11,11 +11,13 @@
 //!   pre-aggregated.
 //! - [`BuildingMap`]: CQD building files (subnet → building, inside/outside corp, VPN), and CQD's Missing
 //!   Subnet report ([`MissingSubnets`]).
+//! - [`export`]: stream and session rows as CSV, NDJSON and Parquet, streamed in constant memory.
 //!
 //! [`CallRecord`]: callrecords_model::CallRecord
 
 pub mod buildings;
 pub mod classify;
+pub mod export;
 pub mod kind;
 pub mod rows;
 pub mod summary;

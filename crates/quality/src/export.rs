@@ -1036,7 +1036,8 @@ impl<W: Write> NdjsonWriter<W> {
     }
 }
 
-/// One column's buffered values for the current row group, and its definition levels (1 = present).
+/// One column's buffered (non-null) values for the current row group; its definition levels (1 = present,
+/// 0 = null) are kept beside it.
 enum Buf {
     Bytes(Vec<ByteArray>),
     Int(Vec<i64>),

@@ -4,7 +4,7 @@
 //!
 //! - [`stream_rows`] / [`session_rows`] / [`record_rows`]: flatten a typed [`CallRecord`] into one row per
 //!   `mediaStream` (uniquely keyed, classified, with slicers) and one per session.
-//! - [`classify`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
+//! - [`classify()`]: CQD's Good / Poor / Unclassified rules, with the thresholds exceeded or the reason.
 //! - [`SummaryBuilder`] / [`GroupedSummaryBuilder`]: poor stream rates, poor sessions/calls, setup and drop
 //!   failure rates, overall or per [`GroupKey`], in constant memory; both are sums of per-record
 //!   [`Counts`] ([`record_contribution`], [`grouped_contributions`]), which a store can keep

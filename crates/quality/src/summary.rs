@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use callrecords_model::CallRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::buildings::BuildingMap;
 use crate::classify::{Classification, Metric};
@@ -121,144 +121,352 @@ fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
 
-/// Raw counters (rates are computed by [`Counts::finish`]).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Counts {
-    records: u64,
-    streams: StreamsSummary,
-    sessions: SessionsSummary,
-    calls: CallsSummary,
-}
-
-fn audio_due(d: &mut AudioPoorDueTo, m: Metric) {
-    match m {
-        Metric::AverageAudioDegradation => d.average_audio_degradation += 1,
-        Metric::AverageRoundTripTime => d.average_round_trip_time += 1,
-        Metric::AveragePacketLossRate => d.average_packet_loss_rate += 1,
-        Metric::AverageJitter => d.average_jitter += 1,
-        Metric::AverageRatioOfConcealedSamples => d.average_ratio_of_concealed_samples += 1,
-        _ => {}
-    }
-}
-
-fn video_due(d: &mut VideoPoorDueTo, m: Metric) {
-    match m {
-        Metric::AverageVideoFrameLossPercentage => d.average_video_frame_loss_percentage += 1,
-        Metric::AverageVideoFrameRate => d.average_video_frame_rate += 1,
-        Metric::PostForwardErrorCorrectionPacketLossRate => {
-            d.post_forward_error_correction_packet_loss_rate += 1
+/// Defines [`Counts`] from ONE list of its counters: the struct, its serde names, [`Counts::FIELDS`],
+/// the array conversions, `add` and `sub` can never disagree on which counters exist.
+macro_rules! counts {
+    ($( $(#[$doc:meta])* $field:ident => $name:literal, )*) => {
+        /// The additive part of a [`Summary`]: integer counters only, no rates, no window.
+        ///
+        /// A summary over records is the SUM of each record's contribution ([`record_contribution`],
+        /// [`grouped_contributions`]), so a store can keep one `Counts` per record (and group), add them up
+        /// with `SUM(…)` or [`Counts::add`], replace a record's old contribution with [`Counts::sub`] +
+        /// [`Counts::add`], and turn the total into the API's JSON with [`Counts::summary`]; the result is
+        /// exactly what [`SummaryBuilder`] / [`GroupedSummaryBuilder`] compute, since they are sums of the
+        /// same contributions.
+        ///
+        /// Serialized as a flat object with the camelCase names of [`Counts::FIELDS`] (stable: renaming
+        /// one is a breaking change of stored data); zero counters are left out, and missing ones read as
+        /// zero. For one database column per counter use [`Counts::FIELDS`] with [`Counts::to_array`] /
+        /// [`Counts::from_array`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct Counts {
+            $( $(#[$doc])* #[serde(rename = $name, skip_serializing_if = "is_zero")] pub $field: u64, )*
         }
-        _ => {}
-    }
-}
 
-fn count_kind<D>(k: &mut KindSummary<D>, c: Classification, due: fn(&mut D, Metric)) {
-    k.total += 1;
-    match c {
-        Classification::Good => k.good += 1,
-        Classification::Poor(set) => {
-            k.poor += 1;
-            for m in set.iter() {
-                due(&mut k.poor_due_to, m);
+        impl Counts {
+            /// The serialized name of every counter, in [`Counts::to_array`] order.
+            pub const FIELDS: [&'static str; COUNTS_LEN] = [$($name),*];
+
+            /// The counters in [`Counts::FIELDS`] order.
+            pub fn to_array(&self) -> [u64; COUNTS_LEN] {
+                [$(self.$field),*]
+            }
+
+            /// The inverse of [`Counts::to_array`].
+            pub fn from_array(a: [u64; COUNTS_LEN]) -> Counts {
+                let [$($field),*] = a;
+                Counts { $($field),* }
+            }
+
+            /// Adds `other`'s counters to these.
+            pub fn add(&mut self, other: &Counts) {
+                $( self.$field += other.$field; )*
+            }
+
+            /// Takes `other`'s counters away from these (a record's old contribution, before its new one
+            /// is added). `None`, leaving `self` unchanged, when some counter of `other` is larger: `other`
+            /// was never part of `self`.
+            pub fn checked_sub(&mut self, other: &Counts) -> Option<()> {
+                let out = Counts { $( $field: self.$field.checked_sub(other.$field)?, )* };
+                *self = out;
+                Some(())
+            }
+
+            /// [`Counts::checked_sub`] that panics when `other` was never part of `self` (a store bug).
+            pub fn sub(&mut self, other: &Counts) {
+                self.checked_sub(other)
+                    .expect("Counts::sub: subtracting counts that were never added");
             }
         }
-        Classification::Unclassified(_) => k.unclassified += 1,
+    };
+}
+
+/// Number of counters in [`Counts`].
+pub const COUNTS_LEN: usize = 33;
+
+/// Bump when what a record contributes changes (a classification rule, a grouping rule, a counter added):
+/// contributions stored under another version must be recomputed from the records.
+pub const CONTRIBUTION_VERSION: u32 = 1;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+counts! {
+    /// Records (calls) counted; equals `callsTotal`.
+    records => "records",
+    /// Audio streams.
+    audio_total => "audioTotal",
+    audio_good => "audioGood",
+    audio_poor => "audioPoor",
+    audio_unclassified => "audioUnclassified",
+    /// Poor audio streams over `averageAudioDegradation`'s threshold (a stream may count under several).
+    audio_poor_degradation => "audioPoorDegradation",
+    audio_poor_round_trip => "audioPoorRoundTrip",
+    audio_poor_packet_loss => "audioPoorPacketLoss",
+    audio_poor_jitter => "audioPoorJitter",
+    audio_poor_concealed => "audioPoorConcealed",
+    video_total => "videoTotal",
+    video_good => "videoGood",
+    video_poor => "videoPoor",
+    video_unclassified => "videoUnclassified",
+    /// Poor video streams decided by `averageVideoFrameLossPercentage`.
+    video_poor_frame_loss => "videoPoorFrameLoss",
+    video_poor_frame_rate => "videoPoorFrameRate",
+    video_poor_post_fec_loss => "videoPoorPostFecLoss",
+    vbss_total => "vbssTotal",
+    vbss_good => "vbssGood",
+    vbss_poor => "vbssPoor",
+    vbss_unclassified => "vbssUnclassified",
+    vbss_poor_frame_loss => "vbssPoorFrameLoss",
+    vbss_poor_frame_rate => "vbssPoorFrameRate",
+    vbss_poor_post_fec_loss => "vbssPoorPostFecLoss",
+    app_sharing_total => "appSharingTotal",
+    app_sharing_unclassified => "appSharingUnclassified",
+    /// `data` and unknown labels.
+    other_total => "otherTotal",
+    sessions_total => "sessionsTotal",
+    /// Sessions with at least one Poor audio stream (in the group).
+    sessions_poor => "sessionsPoor",
+    sessions_setup_failures => "sessionsSetupFailures",
+    sessions_drop_failures => "sessionsDropFailures",
+    calls_total => "callsTotal",
+    /// Calls with at least one poor session (in the group).
+    calls_poor => "callsPoor",
+}
+
+impl std::ops::AddAssign<&Counts> for Counts {
+    fn add_assign(&mut self, other: &Counts) {
+        self.add(other);
+    }
+}
+
+impl std::ops::SubAssign<&Counts> for Counts {
+    fn sub_assign(&mut self, other: &Counts) {
+        self.sub(other);
+    }
+}
+
+impl<'a> std::iter::Sum<&'a Counts> for Counts {
+    fn sum<I: Iterator<Item = &'a Counts>>(iter: I) -> Counts {
+        let mut c = Counts::default();
+        for x in iter {
+            c.add(x);
+        }
+        c
+    }
+}
+
+impl std::iter::Sum<Counts> for Counts {
+    fn sum<I: Iterator<Item = Counts>>(iter: I) -> Counts {
+        let mut c = Counts::default();
+        for x in iter {
+            c.add(&x);
+        }
+        c
     }
 }
 
 impl Counts {
     fn stream(&mut self, r: &StreamRow) {
-        let s = &mut self.streams;
-        match r.kind {
-            MediaKind::Audio => count_kind(&mut s.audio, r.classification, audio_due),
-            MediaKind::Video => count_kind(&mut s.video, r.classification, video_due),
-            MediaKind::Vbss => count_kind(&mut s.vbss, r.classification, video_due),
+        let (total, good, poor, unclassified) = match r.kind {
+            MediaKind::Audio => (
+                &mut self.audio_total,
+                &mut self.audio_good,
+                &mut self.audio_poor,
+                &mut self.audio_unclassified,
+            ),
+            MediaKind::Video => (
+                &mut self.video_total,
+                &mut self.video_good,
+                &mut self.video_poor,
+                &mut self.video_unclassified,
+            ),
+            MediaKind::Vbss => (
+                &mut self.vbss_total,
+                &mut self.vbss_good,
+                &mut self.vbss_poor,
+                &mut self.vbss_unclassified,
+            ),
             MediaKind::AppSharing => {
-                s.app_sharing.total += 1;
-                s.app_sharing.unclassified += 1;
+                self.app_sharing_total += 1;
+                self.app_sharing_unclassified += 1;
+                return;
             }
-            MediaKind::Other { .. } => s.other.total += 1,
+            MediaKind::Other { .. } => {
+                self.other_total += 1;
+                return;
+            }
+        };
+        *total += 1;
+        match r.classification {
+            Classification::Good => *good += 1,
+            Classification::Poor(set) => {
+                *poor += 1;
+                for m in set.iter() {
+                    if let Some(d) = self.poor_due_to(r.kind, m) {
+                        *d += 1;
+                    }
+                }
+            }
+            Classification::Unclassified(_) => *unclassified += 1,
         }
     }
 
+    /// The `poorDueTo` counter of `kind` for metric `m` (none for a metric of the other family).
+    fn poor_due_to(&mut self, kind: MediaKind, m: Metric) -> Option<&mut u64> {
+        use Metric as M;
+        Some(match (kind, m) {
+            (MediaKind::Audio, M::AverageAudioDegradation) => &mut self.audio_poor_degradation,
+            (MediaKind::Audio, M::AverageRoundTripTime) => &mut self.audio_poor_round_trip,
+            (MediaKind::Audio, M::AveragePacketLossRate) => &mut self.audio_poor_packet_loss,
+            (MediaKind::Audio, M::AverageJitter) => &mut self.audio_poor_jitter,
+            (MediaKind::Audio, M::AverageRatioOfConcealedSamples) => &mut self.audio_poor_concealed,
+            (MediaKind::Video, M::AverageVideoFrameLossPercentage) => {
+                &mut self.video_poor_frame_loss
+            }
+            (MediaKind::Video, M::AverageVideoFrameRate) => &mut self.video_poor_frame_rate,
+            (MediaKind::Video, M::PostForwardErrorCorrectionPacketLossRate) => {
+                &mut self.video_poor_post_fec_loss
+            }
+            (MediaKind::Vbss, M::AverageVideoFrameLossPercentage) => &mut self.vbss_poor_frame_loss,
+            (MediaKind::Vbss, M::AverageVideoFrameRate) => &mut self.vbss_poor_frame_rate,
+            (MediaKind::Vbss, M::PostForwardErrorCorrectionPacketLossRate) => {
+                &mut self.vbss_poor_post_fec_loss
+            }
+            _ => return None,
+        })
+    }
+
     fn session(&mut self, r: &SessionRow, poor: bool) {
-        let s = &mut self.sessions;
-        s.total += 1;
-        s.poor += u64::from(poor);
-        s.setup_failures += u64::from(r.is_setup_failure());
-        s.drop_failures += u64::from(r.is_drop_failure());
+        self.sessions_total += 1;
+        self.sessions_poor += u64::from(poor);
+        self.sessions_setup_failures += u64::from(r.is_setup_failure());
+        self.sessions_drop_failures += u64::from(r.is_drop_failure());
     }
 
     fn call(&mut self, poor: bool) {
         self.records += 1;
-        self.calls.total += 1;
-        self.calls.poor += u64::from(poor);
+        self.calls_total += 1;
+        self.calls_poor += u64::from(poor);
     }
 
-    fn finish(mut self, from: Option<String>, until: Option<String>) -> Summary {
-        fn rate<D>(k: &mut KindSummary<D>) {
-            k.poor_rate = ratio(k.poor, k.good + k.poor);
+    /// The API's [`Summary`] of these counters: rates computed here, `from`/`until` reported as given.
+    pub fn summary(&self, from: Option<String>, until: Option<String>) -> Summary {
+        fn kind<D>(
+            total: u64,
+            good: u64,
+            poor: u64,
+            unclassified: u64,
+            poor_due_to: D,
+        ) -> KindSummary<D> {
+            KindSummary {
+                total,
+                good,
+                poor,
+                unclassified,
+                poor_rate: ratio(poor, good + poor),
+                poor_due_to,
+            }
         }
-        rate(&mut self.streams.audio);
-        rate(&mut self.streams.video);
-        rate(&mut self.streams.vbss);
-        let s = &mut self.sessions;
-        s.setup_failure_rate = ratio(s.setup_failures, s.total);
-        s.drop_failure_rate = ratio(s.drop_failures, s.total - s.setup_failures);
-        self.calls.poor_rate = ratio(self.calls.poor, self.calls.total);
+        let c = self;
         Summary {
             from,
             until,
-            records: self.records,
-            streams: self.streams,
-            sessions: self.sessions,
-            calls: self.calls,
+            records: c.records,
+            streams: StreamsSummary {
+                audio: kind(
+                    c.audio_total,
+                    c.audio_good,
+                    c.audio_poor,
+                    c.audio_unclassified,
+                    AudioPoorDueTo {
+                        average_audio_degradation: c.audio_poor_degradation,
+                        average_round_trip_time: c.audio_poor_round_trip,
+                        average_packet_loss_rate: c.audio_poor_packet_loss,
+                        average_jitter: c.audio_poor_jitter,
+                        average_ratio_of_concealed_samples: c.audio_poor_concealed,
+                    },
+                ),
+                video: kind(
+                    c.video_total,
+                    c.video_good,
+                    c.video_poor,
+                    c.video_unclassified,
+                    VideoPoorDueTo {
+                        average_video_frame_loss_percentage: c.video_poor_frame_loss,
+                        average_video_frame_rate: c.video_poor_frame_rate,
+                        post_forward_error_correction_packet_loss_rate: c.video_poor_post_fec_loss,
+                    },
+                ),
+                vbss: kind(
+                    c.vbss_total,
+                    c.vbss_good,
+                    c.vbss_poor,
+                    c.vbss_unclassified,
+                    VideoPoorDueTo {
+                        average_video_frame_loss_percentage: c.vbss_poor_frame_loss,
+                        average_video_frame_rate: c.vbss_poor_frame_rate,
+                        post_forward_error_correction_packet_loss_rate: c.vbss_poor_post_fec_loss,
+                    },
+                ),
+                app_sharing: AppSharingSummary {
+                    total: c.app_sharing_total,
+                    unclassified: c.app_sharing_unclassified,
+                },
+                other: OtherSummary {
+                    total: c.other_total,
+                },
+            },
+            sessions: SessionsSummary {
+                total: c.sessions_total,
+                poor: c.sessions_poor,
+                setup_failures: c.sessions_setup_failures,
+                drop_failures: c.sessions_drop_failures,
+                setup_failure_rate: ratio(c.sessions_setup_failures, c.sessions_total),
+                drop_failure_rate: ratio(
+                    c.sessions_drop_failures,
+                    c.sessions_total - c.sessions_setup_failures,
+                ),
+            },
+            calls: CallsSummary {
+                total: c.calls_total,
+                poor: c.calls_poor,
+                poor_rate: ratio(c.calls_poor, c.calls_total),
+            },
         }
     }
 }
 
-/// Where [`distribute`] counts a group.
-trait Sink<K> {
-    fn group(&mut self, k: &K) -> &mut Counts;
-}
-
-impl Sink<()> for Counts {
-    fn group(&mut self, _: &()) -> &mut Counts {
-        self
-    }
-}
-
-impl<K: Ord + Clone> Sink<K> for BTreeMap<K, Counts> {
-    fn group(&mut self, k: &K) -> &mut Counts {
-        if !self.contains_key(k) {
-            self.insert(k.clone(), Counts::default());
-        }
-        self.get_mut(k).unwrap_or_else(|| unreachable!())
-    }
-}
-
-/// Counts one record's rows into groups: each stream goes to its key's group; a session goes to every
-/// group one of its streams went to (to its own key's group when it has no stream, as setup failures
-/// usually have none) and is poor there when one of its audio streams IN THAT GROUP is poor; the call goes
-/// to every group one of its sessions went to, poor there when one of its sessions is poor there. With a
-/// single group this is exactly CQD's definitions (a leg is poor when one of its audio streams is; a call
-/// when one of its legs is).
+/// THE rule for how one record counts, overall and under a group — the only aggregation code path: the
+/// builders, [`record_contribution`] and [`grouped_contributions`] all come here. (The rule is repeated in
+/// [`GroupedSummaryBuilder`]'s docs.)
+///
+/// Each stream goes to its key's group; a session goes to every group one of its streams went to (to its
+/// own key's group when it has no stream, as setup failures usually have none) and is poor there when one
+/// of its audio streams IN THAT GROUP is poor; the call goes to every group one of its sessions went to,
+/// poor there when one of its sessions is poor there; a record without sessions is one (not poor) call in
+/// the `empty` group. With a single group this is exactly CQD's definitions (a leg is poor when one of its
+/// audio streams is; a call when one of its legs is). So a record's session or call may count in several
+/// groups of one grouping, and group totals may add up to more than the overall summary.
 fn distribute<K: Ord + Clone>(
     rows: &RecordRows,
     stream_key: impl Fn(&StreamRow) -> K,
     session_key: impl Fn(&SessionRow) -> K,
-    sink: &mut impl Sink<K>,
-) {
+    empty: K,
+) -> BTreeMap<K, Counts> {
+    let mut groups: BTreeMap<K, Counts> = BTreeMap::new();
     let mut per_session: BTreeMap<u32, BTreeMap<K, bool>> = BTreeMap::new();
     for r in &rows.streams {
         let k = stream_key(r);
-        sink.group(&k).stream(r);
         let poor = r.kind == MediaKind::Audio && r.classification.is_poor();
         *per_session
             .entry(r.key.session_ordinal)
             .or_default()
-            .entry(k)
+            .entry(k.clone())
             .or_default() |= poor;
+        groups.entry(k).or_default().stream(r);
     }
     let mut per_call: BTreeMap<K, bool> = BTreeMap::new();
     for s in &rows.sessions {
@@ -266,13 +474,53 @@ fn distribute<K: Ord + Clone>(
             .remove(&s.session_ordinal)
             .unwrap_or_else(|| BTreeMap::from([(session_key(s), false)]));
         for (k, poor) in keys {
-            sink.group(&k).session(s, poor);
-            *per_call.entry(k).or_default() |= poor;
+            *per_call.entry(k.clone()).or_default() |= poor;
+            groups.entry(k).or_default().session(s, poor);
         }
     }
-    for (k, poor) in per_call {
-        sink.group(&k).call(poor);
+    if rows.sessions.is_empty() {
+        per_call.insert(empty, false);
     }
+    for (k, poor) in per_call {
+        groups.entry(k).or_default().call(poor);
+    }
+    groups
+}
+
+/// What ONE record (its rows, at its latest version) adds to the overall [`Summary`]. Summing this over
+/// records gives exactly [`SummaryBuilder`]'s counters (the builder is that sum).
+pub fn record_contribution(rows: &RecordRows) -> Counts {
+    distribute(rows, |_| (), |_| (), ())
+        .remove(&())
+        .unwrap_or_default()
+}
+
+/// What ONE record adds to each group of a summary grouped by `key`: one entry per group the record
+/// counts in (see [`GroupedSummaryBuilder`] for the rule), ordered by group key (`None`, the JSON `null`
+/// group, first). The group key is [`Group::key`] (serialized as the group's `"key"`: a string or `null`).
+///
+/// With `buildings`, the building data is applied to (a copy of) the rows first, as
+/// [`GroupedSummaryBuilder::add_record`] does; with `None` the rows are used as they are (buildings
+/// possibly applied by the caller). Only [`GroupKey::Building`] and [`GroupKey::Network`] depend on it.
+/// Summing these per group over records gives exactly [`GroupedSummaryBuilder`]'s groups.
+pub fn grouped_contributions(
+    rows: &RecordRows,
+    key: GroupKey,
+    buildings: Option<&BuildingMap>,
+) -> Vec<(Option<String>, Counts)> {
+    let applied;
+    let rows = match buildings {
+        Some(b) => {
+            let mut r = rows.clone();
+            b.apply_rows(&mut r);
+            applied = r;
+            &applied
+        }
+        None => rows,
+    };
+    distribute(rows, |r| key.for_stream(r), |s| key.for_session(s), None)
+        .into_iter()
+        .collect()
 }
 
 /// Keeps, for each record id, the record with the highest `version` (the later one on a tie), in the order
@@ -327,16 +575,24 @@ impl SummaryBuilder {
         self.add_rows(&record_rows(record, version_of(record)));
     }
 
-    /// Adds the rows of ONE record (as [`record_rows`] made them, possibly read back from storage).
+    /// Adds the rows of ONE record (as [`record_rows`] made them, possibly read back from storage): its
+    /// [`record_contribution`].
     pub fn add_rows(&mut self, rows: &RecordRows) {
-        distribute(rows, |_| (), |_| (), &mut self.counts);
-        if rows.sessions.is_empty() {
-            self.counts.call(false);
-        }
+        self.counts.add(&record_contribution(rows));
+    }
+
+    /// Adds counters computed elsewhere (stored contributions, or their sum).
+    pub fn add_counts(&mut self, counts: &Counts) {
+        self.counts.add(counts);
+    }
+
+    /// The counters so far.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     pub fn finish(self) -> Summary {
-        self.counts.finish(self.from, self.until)
+        self.counts.summary(self.from, self.until)
     }
 }
 
@@ -501,6 +757,14 @@ pub struct Group {
 
 /// Accumulates one [`Summary`] per value of a [`GroupKey`]; memory grows with the number of groups, not
 /// records. Building data, when given, is applied to each record's rows before grouping.
+///
+/// How a record counts under a group: each stream goes to its key's group; a session goes to every group
+/// one of its streams went to (to its own key's group when it has no stream, as setup failures usually
+/// have none) and is poor there when one of its audio streams IN THAT GROUP is poor; the call (and the
+/// record) goes to every group one of its sessions went to, poor there when one of its sessions is poor
+/// there; a record without sessions is one call in the `null` group. So one session or call may count in
+/// several groups, and the groups' totals may add up to more than the overall [`Summary`]'s. The builder
+/// is the sum of each record's [`grouped_contributions`].
 #[derive(Debug, Clone)]
 pub struct GroupedSummaryBuilder<'a> {
     key: GroupKey,
@@ -535,18 +799,22 @@ impl<'a> GroupedSummaryBuilder<'a> {
         self.add_rows(&rows);
     }
 
-    /// Adds the rows of ONE record (buildings already applied by the caller if wanted).
+    /// Adds the rows of ONE record (buildings already applied by the caller if wanted): its
+    /// [`grouped_contributions`].
     pub fn add_rows(&mut self, rows: &RecordRows) {
-        let key = self.key;
-        distribute(
-            rows,
-            |r| key.for_stream(r),
-            |s| key.for_session(s),
-            &mut self.groups,
-        );
-        if rows.sessions.is_empty() {
-            self.groups.group(&None).call(false);
+        for (k, c) in grouped_contributions(rows, self.key, None) {
+            self.add_counts(k, &c);
         }
+    }
+
+    /// Adds counters computed elsewhere to group `key` (stored contributions, or their sum per group).
+    pub fn add_counts(&mut self, key: Option<String>, counts: &Counts) {
+        self.groups.entry(key).or_default().add(counts);
+    }
+
+    /// The counters per group so far, ordered by key (`None` first).
+    pub fn counts(&self) -> &BTreeMap<Option<String>, Counts> {
+        &self.groups
     }
 
     /// The groups, ordered by key (`null` first).
@@ -555,7 +823,7 @@ impl<'a> GroupedSummaryBuilder<'a> {
             .into_iter()
             .map(|(key, c)| Group {
                 key,
-                summary: c.finish(self.from.clone(), self.until.clone()),
+                summary: c.summary(self.from.clone(), self.until.clone()),
             })
             .collect()
     }
@@ -579,6 +847,7 @@ pub fn group_by<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::StreamClass;
     use crate::rows::tests::{audio_stream, net, service_ep, user_ep};
     use serde_json::{Value, json};
 
@@ -849,6 +1118,268 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].key.as_deref(), Some("2026-01"));
         assert_eq!(g[0].summary.records, 3);
+    }
+
+    fn synth(seed: u64, n: u64) -> Vec<CallRecord> {
+        let cfg = callrecords_synth::GenConfig {
+            seed,
+            ..callrecords_synth::GenConfig::default()
+        };
+        let mut ndjson = Vec::new();
+        callrecords_synth::write_call_records(&cfg, n, &mut ndjson).unwrap();
+        ndjson
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
+    /// Covers every synthetic office subnet (10.x), one site more specifically and with VPN set.
+    fn synth_buildings() -> BuildingMap {
+        BuildingMap::parse(
+            "10.0.0.0,Corp,8,Corp,o,t,ot,Seattle,z,US,WA,NA,1,0\n\
+             10.10.0.0,Site 1,16,Site 1,o,t,ot,Seattle,z,US,WA,NA,1,0,1\n",
+        )
+        .unwrap()
+    }
+
+    /// The pre-aggregation contract: for every grouping (with and without building data), summing each
+    /// record's contribution gives exactly the builders' numbers, and the overall numbers agree with a
+    /// direct count over the rows.
+    #[test]
+    fn contributions_sum_to_the_builders() {
+        let map = synth_buildings();
+        for seed in [1, 7, 42] {
+            let all = synth(seed, 500);
+            let latest = latest_versions(&all);
+            let rows: Vec<RecordRows> = latest
+                .iter()
+                .map(|r| record_rows(r, version_of(r)))
+                .collect();
+
+            let mut b = SummaryBuilder::new(None, Some("u".into()));
+            for r in &latest {
+                b.add_record(r);
+            }
+            let sum: Counts = rows.iter().map(record_contribution).sum();
+            assert_eq!(&sum, b.counts());
+            let want = b.finish();
+            assert_eq!(sum.summary(None, Some("u".into())), want);
+            assert_eq!(
+                serde_json::to_value(sum.summary(None, Some("u".into()))).unwrap(),
+                serde_json::to_value(&want).unwrap()
+            );
+
+            // Independently of `distribute`: streams by kind and class, sessions by their own `poor`
+            // flag, calls poor when one of their sessions is.
+            let mut direct = Counts::default();
+            for r in &rows {
+                for s in &r.streams {
+                    match (s.kind, s.classification.class()) {
+                        (MediaKind::Audio, c) => {
+                            direct.audio_total += 1;
+                            direct.audio_good += u64::from(c == StreamClass::Good);
+                            direct.audio_poor += u64::from(c == StreamClass::Poor);
+                        }
+                        (MediaKind::Video, _) => direct.video_total += 1,
+                        (MediaKind::Vbss, _) => direct.vbss_total += 1,
+                        (MediaKind::AppSharing, _) => direct.app_sharing_total += 1,
+                        (MediaKind::Other { .. }, _) => direct.other_total += 1,
+                    }
+                }
+                direct.sessions_total += r.sessions.len() as u64;
+                direct.sessions_poor += r.sessions.iter().filter(|s| s.poor).count() as u64;
+                direct.calls_total += 1;
+                direct.calls_poor += u64::from(r.sessions.iter().any(|s| s.poor));
+            }
+            assert_eq!(
+                (
+                    sum.audio_total,
+                    sum.audio_good,
+                    sum.audio_poor,
+                    sum.video_total,
+                    sum.vbss_total,
+                    sum.app_sharing_total,
+                    sum.other_total
+                ),
+                (
+                    direct.audio_total,
+                    direct.audio_good,
+                    direct.audio_poor,
+                    direct.video_total,
+                    direct.vbss_total,
+                    direct.app_sharing_total,
+                    direct.other_total
+                )
+            );
+            assert_eq!(
+                (
+                    sum.sessions_total,
+                    sum.sessions_poor,
+                    sum.calls_total,
+                    sum.calls_poor
+                ),
+                (
+                    direct.sessions_total,
+                    direct.sessions_poor,
+                    direct.calls_total,
+                    direct.calls_poor
+                )
+            );
+            assert_eq!(sum.records, latest.len() as u64);
+            assert!(sum.audio_poor > 0 && sum.sessions_setup_failures > 0);
+
+            // `add_record` = rows + buildings + `add_rows`.
+            let applied: Vec<RecordRows> = rows
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    map.apply_rows(&mut r);
+                    r
+                })
+                .collect();
+            let mut by_record =
+                GroupedSummaryBuilder::new(GroupKey::Building, Some(&map), None, None);
+            let mut by_rows = GroupedSummaryBuilder::new(GroupKey::Building, None, None, None);
+            for (r, a) in latest.iter().zip(&applied) {
+                by_record.add_record(r);
+                by_rows.add_rows(a);
+            }
+            assert_eq!(by_record.finish(), by_rows.finish());
+
+            for key in GroupKey::ALL {
+                for buildings in [None, Some(&map)] {
+                    let mut b = GroupedSummaryBuilder::new(key, buildings, Some("f".into()), None);
+                    for r in if buildings.is_some() { &applied } else { &rows } {
+                        b.add_rows(r);
+                    }
+                    let mut sums: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+                    for r in &rows {
+                        let c = grouped_contributions(r, key, buildings);
+                        assert!(c.windows(2).all(|w| w[0].0 < w[1].0), "one entry per group");
+                        for (k, c) in c {
+                            sums.entry(k).or_default().add(&c);
+                        }
+                    }
+                    assert_eq!(&sums, b.counts(), "{key:?}");
+                    let got: Vec<Group> = sums
+                        .into_iter()
+                        .map(|(key, c)| Group {
+                            key,
+                            summary: c.summary(Some("f".into()), None),
+                        })
+                        .collect();
+                    let want = b.finish();
+                    assert_eq!(got, want, "{key:?}");
+                    // Streams are partitioned by the groups; sessions and calls may count in several.
+                    let streams: u64 = want.iter().map(|g| g.summary.streams.audio.total).sum();
+                    assert_eq!(streams, direct.audio_total, "{key:?}");
+                    let calls: u64 = want.iter().map(|g| g.summary.calls.total).sum();
+                    assert!(calls >= direct.calls_total, "{key:?}");
+                }
+            }
+        }
+    }
+
+    /// The store's change feed: every version of every record arrives in turn; a newer version's
+    /// contribution replaces the older one's (sub, then add). The running totals end exactly at the
+    /// builder's numbers over the latest versions, and add-then-sub restores the previous counts.
+    #[test]
+    fn replacing_contributions_follows_the_latest_versions() {
+        for seed in [3, 42] {
+            let all = synth(seed, 500);
+            let mut total = Counts::default();
+            let mut by_day: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+            type Stored = (i64, Counts, Vec<(Option<String>, Counts)>);
+            let mut stored: HashMap<String, Stored> = HashMap::new();
+            let mut replaced = 0;
+            for r in &all {
+                let id = r.id.as_ref().cloned().unwrap_or_default();
+                let v = version_of(r);
+                let rows = record_rows(r, v);
+                let c = record_contribution(&rows);
+                let g = grouped_contributions(&rows, GroupKey::Day, None);
+
+                let before = total;
+                total.add(&c);
+                let mut undo = total;
+                undo.sub(&c);
+                assert_eq!(undo, before);
+
+                if let Some((old_v, old_c, old_g)) = stored.get(&id) {
+                    if *old_v > v {
+                        total.sub(&c);
+                        continue;
+                    }
+                    replaced += 1;
+                    total.sub(old_c);
+                    for (k, c) in old_g {
+                        let e = by_day.get_mut(k).unwrap();
+                        e.sub(c);
+                        if *e == Counts::default() {
+                            by_day.remove(k);
+                        }
+                    }
+                }
+                for (k, c) in &g {
+                    by_day.entry(k.clone()).or_default().add(c);
+                }
+                stored.insert(id, (v, c, g));
+            }
+            assert!(replaced > 0, "the corpus has later versions");
+            assert_eq!(total.summary(None, None), summarize(&all, None, None));
+            let mut want = GroupedSummaryBuilder::new(GroupKey::Day, None, None, None);
+            for r in latest_versions(&all) {
+                want.add_record(r);
+            }
+            assert_eq!(&by_day, want.counts());
+            let mut bad = Counts::default();
+            assert_eq!(bad.checked_sub(&total), None);
+            assert_eq!(bad, Counts::default());
+        }
+    }
+
+    #[test]
+    fn counts_serialize_flat_and_compact() {
+        assert_eq!(serde_json::to_string(&Counts::default()).unwrap(), "{}");
+        let c = Counts {
+            records: 1,
+            calls_total: 1,
+            audio_poor_jitter: 2,
+            sessions_drop_failures: 3,
+            ..Counts::default()
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            text,
+            r#"{"records":1,"audioPoorJitter":2,"sessionsDropFailures":3,"callsTotal":1}"#
+        );
+        assert_eq!(serde_json::from_str::<Counts>(&text).unwrap(), c);
+        assert_eq!(
+            serde_json::from_str::<Counts>("{}").unwrap(),
+            Counts::default()
+        );
+        let a = c.to_array();
+        assert_eq!(Counts::from_array(a), c);
+        let mut names = std::collections::HashSet::new();
+        for (i, name) in Counts::FIELDS.iter().enumerate() {
+            assert!(names.insert(*name), "{name}");
+            let mut one = [0; COUNTS_LEN];
+            one[i] = 7;
+            let v = serde_json::to_value(Counts::from_array(one)).unwrap();
+            assert_eq!(v, json!({ *name: 7 }));
+        }
+        // Every counter reaches the summary: a counts with all ones shows no zero counter.
+        let ones = Counts::from_array([1; COUNTS_LEN]);
+        let v = serde_json::to_value(ones.summary(None, None)).unwrap();
+        fn no_zero(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m.values().all(no_zero),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            }
+        }
+        assert!(no_zero(&v), "{v}");
     }
 
     /// The synthetic generator's realistic corpus: a few % of classified audio streams are Poor, and every

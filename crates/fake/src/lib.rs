@@ -1,0 +1,16 @@
+#![forbid(unsafe_code)]
+//! `serve --fake`: the storage-free parts of a stateful Microsoft Graph call-records emulator.
+//!
+//! * [`clock`]: a fake clock (`--start`, `--speed`, `advance`), persistable.
+//! * [`throttle`]: Graph's sliding-window limits (429 + `Retry-After`) and injected 503/504 faults.
+//!
+//! Nothing here touches storage or the network; times are passed in, so everything is testable.
+
+pub mod clock;
+pub mod graph_error;
+mod rng;
+pub mod throttle;
+
+pub use clock::{ClockState, FakeClock};
+pub use graph_error::GraphError;
+pub use throttle::{Decision, Fault, Faults, Throttle, ThrottleKey};

@@ -3,6 +3,10 @@
 
 use jiff::Timestamp;
 
+use crate::clock::{ClockError, FakeClock};
+use crate::tenant::{ScheduleError, TenantSchedule};
+use crate::throttle::{Faults, Throttle};
+
 /// The client registered when no `--client` is given.
 pub const DEFAULT_CLIENT_ID: &str = "fake-client";
 /// Its secret.
@@ -115,6 +119,36 @@ impl FakeConfig {
     }
 }
 
+impl FakeConfig {
+    /// One schedule per `--tenant`, in order.
+    pub fn schedules(&self) -> Result<Vec<TenantSchedule>, ScheduleError> {
+        self.tenants
+            .iter()
+            .map(|t| TenantSchedule::new(self.seed, t, self.rate))
+            .collect()
+    }
+
+    /// A new clock (first start): `--start` (default `real_now`) at `real_now`, running at `--speed`.
+    /// On a restart, resume from the persisted [`ClockState`](crate::ClockState) instead.
+    pub fn clock(&self, real_now: Timestamp) -> Result<FakeClock, ClockError> {
+        FakeClock::new(self.start, self.speed, real_now)
+    }
+
+    /// The throttle (`--no-throttle` → admits everything).
+    pub fn throttle(&self) -> Throttle {
+        if self.no_throttle {
+            Throttle::disabled()
+        } else {
+            Throttle::default()
+        }
+    }
+
+    /// The fault injector for `--fault-rate`.
+    pub fn faults(&self) -> Faults {
+        Faults::new(self.seed, self.fault_rate)
+    }
+}
+
 /// Parses `--client ID:SECRET` (the secret may contain `:`).
 pub fn parse_client(s: &str) -> Result<SecretClient, ConfigError> {
     match s.split_once(':') {
@@ -167,6 +201,48 @@ mod tests {
         assert!(!c.no_throttle);
         assert_eq!(c.fault_rate, 0.0);
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn builds_the_parts() {
+        let now: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let c = FakeConfig {
+            tenants: vec!["a".into(), "b".into()],
+            start: Some("2026-01-05T00:00:00Z".parse().unwrap()),
+            speed: 60.0,
+            no_throttle: true,
+            fault_rate: 1.0,
+            ..FakeConfig::default()
+        };
+        let s = c.schedules().unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.tenant_id()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let clock = c.clock(now).unwrap();
+        assert_eq!(clock.fake_now(now), c.start.unwrap());
+        assert_eq!(clock.speed(), 60.0);
+        let mut th = c.throttle();
+        let key = crate::ThrottleKey {
+            tenant: "a".into(),
+            app: "x".into(),
+            kind: crate::throttle::RequestKind::ListCallRecords,
+        };
+        for _ in 0..100 {
+            assert_eq!(th.check(key.clone(), now), crate::Decision::Allowed);
+        }
+        assert!(c.faults().decide().is_some());
+        assert!(FakeConfig::default().faults().decide().is_none());
+        let mut th = FakeConfig::default().throttle();
+        for _ in 0..40 {
+            th.check(key.clone(), now);
+        }
+        assert_ne!(th.check(key, now), crate::Decision::Allowed);
+        let bad = FakeConfig {
+            rate: -1.0,
+            ..FakeConfig::default()
+        };
+        assert!(bad.schedules().is_err());
     }
 
     #[test]

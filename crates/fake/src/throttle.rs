@@ -603,6 +603,37 @@ mod tests {
         assert_eq!(Decision::Allowed.error(), None);
     }
 
+    proptest::proptest! {
+        /// Whatever the arrival pattern: never more than 40 admissions of one record in any 20 s,
+        /// and a request sent `retry_after_secs` after a refusal is admitted.
+        #[test]
+        fn sliding_window_invariants(gaps in proptest::collection::vec(0u64..1_500, 1..400)) {
+            let mut th = Throttle::default();
+            let mut now_ms = 0u64;
+            let mut admitted: Vec<u64> = Vec::new();
+            for g in gaps {
+                now_ms += g;
+                let now = t(now_ms as f64 / 1000.0);
+                match th.check(rec("r"), now) {
+                    Decision::Allowed => admitted.push(now_ms),
+                    Decision::Throttled { retry_after_secs } => {
+                        proptest::prop_assert!((1..=20).contains(&retry_after_secs));
+                        let mut probe = th.clone();
+                        let later = t((now_ms + retry_after_secs * 1000) as f64 / 1000.0);
+                        proptest::prop_assert_eq!(probe.check(rec("r"), later), Decision::Allowed);
+                        // One second earlier it would still have been refused (when the wait was over 1 s).
+                        if retry_after_secs > 1 {
+                            let earlier = t((now_ms + (retry_after_secs - 1) * 1000) as f64 / 1000.0);
+                            proptest::prop_assert_ne!(th.clone().check(rec("r"), earlier), Decision::Allowed);
+                        }
+                    }
+                }
+                let in_window = admitted.iter().filter(|&&a| a + 20_000 > now_ms).count();
+                proptest::prop_assert!(in_window <= 40);
+            }
+        }
+    }
+
     #[test]
     fn faults_are_deterministic_and_near_the_rate() {
         let run = |seed| {

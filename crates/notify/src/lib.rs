@@ -18,5 +18,7 @@
 
 pub mod error;
 pub mod guard;
+pub mod payload;
+pub mod subscription;
 
 pub use error::SubscriptionError;

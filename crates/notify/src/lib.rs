@@ -19,6 +19,7 @@
 pub mod error;
 pub mod guard;
 pub mod payload;
+pub mod policy;
 pub mod signing;
 pub mod subscription;
 

@@ -16,8 +16,10 @@
 //! * [`deliver`]: the HTTP POST itself, as a typed attempt outcome.
 //! * [`error`]: [`SubscriptionError`], the status + Graph code + message of a refusal.
 
+pub mod deliver;
 pub mod error;
 pub mod guard;
+pub mod handshake;
 pub mod payload;
 pub mod policy;
 pub mod signing;

@@ -1564,3 +1564,102 @@ mod cache {
         assert_eq!(e.get(EXPAND).await.status, StatusCode::OK);
     }
 }
+
+/// Every answer comes from one snapshot, and a nextLink keeps paging the version it was issued for.
+mod snapshots {
+    use super::*;
+
+    /// A record whose session ids carry its version, with `n` sessions.
+    fn versioned(version: i64, n: usize) -> Value {
+        json!({
+            "id": "snap", "version": version, "type": "groupCall",
+            "startDateTime": "2026-11-30T09:00:00Z", "endDateTime": "2026-11-30T10:00:00Z",
+            "sessions": (0..n).map(|i| json!({"id": format!("v{version}-s{i}"),
+                "segments": [{"id": format!("v{version}-g{i}")}]})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// One writer serves version after version while four readers GET the record with
+    /// `$expand=sessions($expand=segments)`: no answer pairs one version's head with another's sessions.
+    /// (Before snapshot reads the head and the sessions were two reads on two connections, and some
+    /// answers mixed versions.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn expanded_get_never_mixes_versions_under_writes() {
+        const VERSIONS: i64 = 150;
+        let e = Arc::new(env());
+        e.put(vec![versioned(1, 3)]).await;
+        let writer = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                for v in 2..=VERSIONS {
+                    e.put(vec![versioned(v, 1 + (v as usize % 5))]).await;
+                }
+            })
+        };
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let e = e.clone();
+            readers.push(tokio::spawn(async move {
+                let (mut reads, mut torn) = (0, 0);
+                loop {
+                    let r = e
+                        .get("/v1.0/communications/callRecords/snap?$expand=sessions($expand=segments)")
+                        .await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                    let doc: Value = serde_json::from_str(&r.text).unwrap();
+                    let v = doc["version"].as_i64().unwrap();
+                    let sessions = doc["sessions"].as_array().unwrap();
+                    let want = format!("v{v}-");
+                    let ok = sessions.len() == 1 + (v as usize % 5) || v == 1;
+                    if !ok
+                        || !sessions.iter().all(|s| {
+                            s["id"].as_str().unwrap().starts_with(&want)
+                                && s["segments"][0]["id"].as_str().unwrap().starts_with(&want)
+                        })
+                    {
+                        torn += 1;
+                    }
+                    reads += 1;
+                    if v == VERSIONS {
+                        return (reads, torn);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        writer.await.unwrap();
+        for r in readers {
+            let (reads, torn) = r.await.unwrap();
+            assert_eq!(torn, 0, "{torn} of {reads} answers mixed two versions");
+        }
+    }
+
+    /// A sessions nextLink issued for version 1 still pages version 1 after version 2 is served; a fresh
+    /// GET sees version 2.
+    #[tokio::test]
+    async fn a_sessions_next_link_pages_the_version_it_was_issued_for() {
+        let e = env();
+        e.put(vec![versioned(1, 150)]).await;
+        let first = e
+            .get("/v1.0/communications/callRecords/snap/sessions")
+            .await;
+        let first: Value = serde_json::from_str(&first.text).unwrap();
+        assert_eq!(first["value"].as_array().unwrap().len(), 60);
+        let next = first["@odata.nextLink"].as_str().unwrap().to_owned();
+        e.put(vec![versioned(2, 100)]).await;
+        let rest = e
+            .follow(json!({"value": [], "@odata.nextLink": next}), &[])
+            .await;
+        assert_eq!(rest.len(), 90, "the rest of version 1's 150 sessions");
+        assert!(
+            rest.iter()
+                .all(|s| s["id"].as_str().unwrap().starts_with("v1-"))
+        );
+        let fresh = e
+            .get("/v1.0/communications/callRecords/snap/sessions?$count=true")
+            .await;
+        let fresh: Value = serde_json::from_str(&fresh.text).unwrap();
+        assert_eq!(fresh["@odata.count"], 100);
+        assert!(fresh["value"][0]["id"].as_str().unwrap().starts_with("v2-"));
+    }
+}

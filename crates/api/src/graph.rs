@@ -76,8 +76,13 @@ async fn metadata(method: Method, uri: Uri) -> Response {
     resp
 }
 
-async fn communications(State(state): State<AppState>, req: GraphRequest) -> Response {
-    let reads = Reads::new(&state, callrecords_store::ReadScope::All);
+async fn communications(
+    State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
+    req: GraphRequest,
+) -> Response {
+    let scope = scope.map(|s| s.0).unwrap_or_default();
+    let reads = Reads::new(&state, scope);
     dispatch(&req, &reads)
         .await
         .unwrap_or_else(IntoResponse::into_response)

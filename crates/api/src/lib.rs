@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod ingest;
 mod middleware;
+pub mod scope;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use axum::routing::get;
 use callrecords_store::Store;
 
 pub use error::ApiError;
+pub use scope::RequestScope;
 
 /// Server settings that handlers need.
 #[derive(Debug, Clone)]

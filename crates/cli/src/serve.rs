@@ -24,6 +24,8 @@ pub struct Args {
     /// Largest accepted ingest body in bytes (after gzip decoding).
     #[arg(long, env = "CALLRECORDS_INGEST_LIMIT", default_value_t = 256 * 1024 * 1024)]
     ingest_limit: usize,
+    #[command(flatten)]
+    fake: crate::fake::FakeArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -31,29 +33,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let store = SqliteStore::open(&args.data.data)
-            .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
+        let fake_cfg = args.fake.enabled.then(|| args.fake.config()).transpose()?;
+        // `--fake` without `--data`: a fresh temporary directory.
+        let data = if fake_cfg.is_some() && !data_given() {
+            crate::fake::temp_data_dir()?
+        } else {
+            args.data.data.clone()
+        };
+        let store = SqliteStore::open(&data)
+            .with_context(|| format!("opening the store in {}", data.display()))?;
+        let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
         let state = AppState {
-            store: Arc::new(store),
+            store: store.clone(),
             config: Arc::new(Config {
                 ingest_limit: args.ingest_limit,
-                graph_retention: args.graph_retention,
+                // The fake's retention follows its clock (and keeps the response cache off).
+                graph_retention: args.graph_retention || fake_cfg.is_some(),
             }),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let mut app = callrecords_api::app(state);
+        if let Some(cfg) = fake_cfg {
+            let fake = crate::fake::Fake::open(store, cfg, &data, &format!("http://{addr}"))?;
+            // The ticker publishes at once, then every second (a long catch-up does not delay serving).
+            fake.spawn_ticker();
+            app = crate::fake::app(app, fake);
+            eprintln!(
+                "callrecords --fake: token endpoint http://{addr}/{{tenant}}/oauth2/v2.0/token"
+            );
+        }
         eprintln!(
             "callrecords serving http://{addr}/v1.0/communications/callRecords (data: {})",
-            args.data.data.display()
+            data.display()
         );
-        axum::serve(listener, callrecords_api::app(state))
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         eprintln!("callrecords stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Whether `--data` (or `CALLRECORDS_DATA`) was given.
+fn data_given() -> bool {
+    std::env::var_os("CALLRECORDS_DATA").is_some()
+        || std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == "--data" || a.starts_with("--data=")
+        })
 }
 
 async fn shutdown_signal() {

@@ -581,3 +581,49 @@ fn every_generated_record_and_log_row_validates_and_gen_is_deterministic() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
+fn start_fake(data: &Path) -> Server {
+    let port = free_port();
+    let child = bin()
+        .args(["serve", "--fake", "--speed", "0", "--rate", "0.1"])
+        .args(["--start", "2026-01-05T08:00:00Z", "--seed", "9", "--data"])
+        .arg(data)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", "/fake/state", "") {
+            return Server(child, port);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("fake server did not start");
+}
+
+#[test]
+fn serve_fake_guards_graph_routes_advances_and_keeps_its_clock_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = {
+        let s = start_fake(dir.path());
+        let (status, body) = http(s.1, "GET", "/v1.0/communications/callRecords", "").unwrap();
+        assert_eq!(status, 401, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "InvalidAuthenticationToken");
+        let (status, body) = http(s.1, "POST", "/fake/advance?minutes=60", "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["now"], "2026-01-05T09:00:00Z");
+        assert!(v["tenants"][0]["records"].as_u64().unwrap() > 0, "{v}");
+        v
+    };
+    let s = start_fake(dir.path());
+    let (_, body) = http(s.1, "GET", "/fake/state", "").unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["now"], now["now"]);
+    assert_eq!(v["tenants"], now["tenants"]);
+}

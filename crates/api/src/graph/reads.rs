@@ -28,14 +28,15 @@ fn record_not_found(id: &str) -> ApiError {
 }
 
 impl<'a> Reads<'a> {
-    pub(crate) fn new(state: &'a AppState, scope: ReadScope) -> Self {
+    /// `scope.now_us` (default: the real time) is "now" for the retention cut-off.
+    pub(crate) fn new(state: &'a AppState, scope: crate::RequestScope) -> Self {
+        let now = scope
+            .now_us
+            .unwrap_or_else(|| jiff::Timestamp::now().as_microsecond());
         Reads {
             store: &*state.store,
-            scope,
-            cutoff: state
-                .config
-                .graph_retention
-                .then(|| jiff::Timestamp::now().as_microsecond() - RETENTION_US),
+            scope: scope.scope,
+            cutoff: state.config.graph_retention.then(|| now - RETENTION_US),
         }
     }
 

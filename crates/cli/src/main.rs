@@ -3,6 +3,7 @@
 
 mod gen_cmd;
 mod import;
+mod notify_args;
 mod serve;
 mod validate;
 

@@ -24,6 +24,8 @@ pub struct Args {
     /// Largest accepted ingest body in bytes (after gzip decoding).
     #[arg(long, env = "CALLRECORDS_INGEST_LIMIT", default_value_t = 256 * 1024 * 1024)]
     ingest_limit: usize,
+    #[command(flatten)]
+    notify: crate::notify_args::NotifyArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -33,11 +35,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let store = SqliteStore::open(&args.data.data)
             .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
+        let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
+        let webhooks = args.notify.start(store.clone())?;
         let state = AppState {
-            store: Arc::new(store),
+            store,
             config: Arc::new(Config {
                 ingest_limit: args.ingest_limit,
                 graph_retention: args.graph_retention,
+                webhooks,
             }),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)

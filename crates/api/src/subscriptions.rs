@@ -99,7 +99,57 @@ pub fn routes() -> Router<AppState> {
                 post(reauthorize),
             );
     }
-    r
+    r.route("/admin/subscriptions/{id}/deliveries", get(deliveries))
+}
+
+/// `GET /admin/subscriptions/{id}/deliveries`: the newest notifications (at most 1,000) with their
+/// attempts, state, next retry and last result, and counts per state.
+async fn deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let who = caller(&headers);
+    let scope = who.scope();
+    let store = state.store.as_ref();
+    if store.get_subscription(&scope, &id).await?.is_none() {
+        return Err(not_found(&id));
+    }
+    let list = store.list_notifications(&scope, &id, 1000).await?;
+    let (mut pending, mut delivered, mut dropped) = (0u64, 0u64, 0u64);
+    let value: Vec<Value> = list
+        .iter()
+        .map(|n| {
+            match n.state {
+                callrecords_store::DeliveryState::Pending => pending += 1,
+                callrecords_store::DeliveryState::Delivered => delivered += 1,
+                callrecords_store::DeliveryState::Dropped => dropped += 1,
+            }
+            let us = |t: Option<i64>| {
+                t.and_then(|t| Timestamp::from_microsecond(t).ok())
+                    .map(|t| t.to_string())
+            };
+            let what = match &n.new.kind {
+                callrecords_store::NotificationKind::Change {
+                    change_type,
+                    record_id,
+                    ..
+                } => json!({"changeType": change_type, "recordId": record_id}),
+                callrecords_store::NotificationKind::Lifecycle { event } => {
+                    json!({"lifecycleEvent": event})
+                }
+            };
+            json!({"id": n.new.notification_id, "targetUrl": n.new.target_url, "notification": what,
+                   "state": n.state.as_str(), "attempts": n.attempts,
+                   "nextAttemptDateTime": (n.state == callrecords_store::DeliveryState::Pending).then(|| us(Some(n.new.due_us))).flatten(),
+                   "lastAttemptDateTime": us(n.last_attempt_us), "lastResult": n.last_result,
+                   "enqueuedDateTime": us(Some(n.enqueued_us)), "finishedDateTime": us(n.finished_us),
+                   "dropReason": n.drop_reason})
+        })
+        .collect();
+    let body = json!({"subscriptionId": id, "pending": pending, "delivered": delivered,
+                      "dropped": dropped, "value": value});
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// A refusal: Graph's error body with the code `callrecords-notify` chose, or any [`ApiError`].

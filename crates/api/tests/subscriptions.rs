@@ -398,7 +398,7 @@ async fn a_failing_receiver_gets_everything_later() {
     let (r, base) = receiver().await;
     r.fail_first.store(3, Ordering::SeqCst);
     let url = format!("{base}/hook");
-    let (s, _) = e
+    let (s, sub) = e
         .call(
             Method::POST,
             "/v1.0/subscriptions",
@@ -417,6 +417,28 @@ async fn a_failing_receiver_gets_everything_later() {
     ids.sort();
     assert_eq!(ids, vec!["r0", "r1", "r2", "r3", "r4"]);
     assert_eq!(r.fail_first.load(Ordering::SeqCst), 0);
+    let sid = sub["id"].as_str().unwrap();
+    let (s, d) = e
+        .call(
+            Method::GET,
+            &format!("/admin/subscriptions/{sid}/deliveries"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["delivered"], 5, "{d}");
+    assert_eq!(d["dropped"], 0);
+    let attempts: u64 = d["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["attempts"].as_u64().unwrap())
+        .sum();
+    assert!(attempts > 5, "{d}");
+    let (s, _) = e
+        .call(Method::GET, "/admin/subscriptions/nope/deliveries", None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

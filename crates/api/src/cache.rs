@@ -138,7 +138,10 @@ fn cache_key(req: &Request) -> Vec<u8> {
 
 fn cacheable(req: &Request) -> bool {
     let path = req.uri().path();
-    req.method() == Method::GET && (path.starts_with("/v1.0/") || path.starts_with("/beta/"))
+    req.method() == Method::GET
+        && (path.starts_with("/v1.0/") || path.starts_with("/beta/"))
+        // Subscriptions expire with the clock, not with a write.
+        && !path.contains("/subscriptions")
 }
 
 /// The middleware: answer from the cache, or render and keep a successful answer.

@@ -42,7 +42,7 @@ use axum::routing::any;
 use crate::{ApiError, AppState};
 use children::Child;
 use reads::Reads;
-pub(crate) use request::{GraphRequest, Version};
+pub(crate) use request::{GraphRequest, Version, origin as origin_of};
 use route::GraphRoute;
 
 /// Largest page of the callRecords list.

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod ingest;
 mod middleware;
 pub mod scope;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct Config {
     pub ingest_limit: usize,
     /// Behave like Graph's 30-day retention: older records are excluded from lists and 404 on get.
     pub graph_retention: bool,
+    /// How subscriptions reach webhooks (guard, handshake timeout).
+    pub webhooks: subscriptions::WebhookSettings,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
         Config {
             ingest_limit: 256 * 1024 * 1024,
             graph_retention: false,
+            webhooks: subscriptions::WebhookSettings::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .merge(graph::routes())
         .merge(ingest::routes(&state.config))
         .merge(admin::routes())
+        .merge(subscriptions::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

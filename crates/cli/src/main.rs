@@ -4,6 +4,7 @@
 mod fake;
 mod gen_cmd;
 mod import;
+mod notify_args;
 mod serve;
 mod validate;
 

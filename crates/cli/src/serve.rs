@@ -26,6 +26,8 @@ pub struct Args {
     ingest_limit: usize,
     #[command(flatten)]
     fake: crate::fake::FakeArgs,
+    #[command(flatten)]
+    notify: crate::notify_args::NotifyArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -43,12 +45,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let store = SqliteStore::open(&data)
             .with_context(|| format!("opening the store in {}", data.display()))?;
         let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
+        let webhooks = args.notify.start(store.clone())?;
         let state = AppState {
             store: store.clone(),
             config: Arc::new(Config {
                 ingest_limit: args.ingest_limit,
                 // The fake's retention follows its clock (and keeps the response cache off).
                 graph_retention: args.graph_retention || fake_cfg.is_some(),
+                webhooks,
             }),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)

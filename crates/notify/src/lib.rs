@@ -24,5 +24,9 @@ pub mod payload;
 pub mod policy;
 pub mod signing;
 pub mod subscription;
+pub mod worker;
 
 pub use error::SubscriptionError;
+
+/// The notifier's change-feed consumer name (its durable cursor).
+pub const CONSUMER: &str = "notify";

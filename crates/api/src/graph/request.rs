@@ -178,7 +178,7 @@ impl GraphRequest {
 }
 
 /// `scheme://host` as the client addressed us (honours `X-Forwarded-Proto` / `X-Forwarded-Host`).
-fn origin(headers: &HeaderMap, uri: &Uri) -> String {
+pub(crate) fn origin(headers: &HeaderMap, uri: &Uri) -> String {
     let first = |name: &str| {
         headers
             .get(name)

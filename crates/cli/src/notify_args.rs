@@ -1,0 +1,56 @@
+//! The notifier's flags of `serve` and starting it.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use callrecords_api::subscriptions::WebhookSettings;
+use callrecords_notify::deliver::Deliverer;
+use callrecords_notify::guard::WebhookGuard;
+use callrecords_notify::policy::{DeliveryMode, DeliveryPolicy};
+use callrecords_notify::worker::{Notifier, WorkerConfig};
+use callrecords_store::Store;
+use jiff::SignedDuration;
+
+/// Change-notification flags of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NotifyArgs {
+    /// Webhook delivery: `graph` (Graph's documented retries and drops) or `reliable` (honours
+    /// Retry-After, never drops for slowness, retries up to --delivery-horizon).
+    #[arg(long, env = "CALLRECORDS_DELIVERY", default_value = "reliable")]
+    delivery: DeliveryMode,
+    /// Private networks webhooks may reach besides loopback and public addresses (CIDR,CIDR,...).
+    #[arg(long, env = "CALLRECORDS_WEBHOOK_ALLOW", default_value = "")]
+    webhook_allow: String,
+    /// How long `reliable` delivery retries a notification (e.g. 72h, 30m).
+    #[arg(long, env = "CALLRECORDS_DELIVERY_HORIZON", default_value = "72h")]
+    delivery_horizon: SignedDuration,
+    /// First retry backoff (doubling, jittered); mostly for tests (e.g. 10s, 200ms).
+    #[arg(
+        long,
+        env = "CALLRECORDS_DELIVERY_BACKOFF",
+        default_value = "10s",
+        hide = true
+    )]
+    delivery_backoff: SignedDuration,
+}
+
+impl NotifyArgs {
+    /// The handshake settings for the API, and the notifier spawned on the current runtime.
+    pub fn start(&self, store: Arc<dyn Store>) -> anyhow::Result<WebhookSettings> {
+        let guard = WebhookGuard::from_allow_list(&self.webhook_allow)
+            .map_err(anyhow::Error::msg)
+            .context("--webhook-allow")?;
+        let mut policy = match self.delivery {
+            DeliveryMode::Graph => DeliveryPolicy::graph(),
+            DeliveryMode::Reliable => DeliveryPolicy::reliable(self.delivery_horizon),
+        };
+        policy.initial_backoff = self.delivery_backoff;
+        policy.max_backoff = policy.max_backoff.max(self.delivery_backoff);
+        let deliverer = Deliverer::new(guard.clone(), policy.attempt_timeout_std())?;
+        tokio::spawn(Notifier::new(store, deliverer, WorkerConfig::new(policy)).run());
+        Ok(WebhookSettings {
+            guard,
+            ..WebhookSettings::default()
+        })
+    }
+}

@@ -40,6 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 graph_retention: args.graph_retention,
             }),
         };
+        let _deriver =
+            callrecords_api::derive::spawn(state.store.clone(), std::time::Duration::from_secs(1));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

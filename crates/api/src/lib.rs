@@ -8,7 +8,9 @@
 //! Graph's error body.
 
 pub mod admin;
+pub mod analytics;
 mod cache;
+pub mod derive;
 pub mod error;
 pub mod graph;
 pub mod ingest;
@@ -72,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::routes(&state.config))
         .merge(admin::routes())
         .merge(subscriptions::routes())
+        .merge(analytics::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

@@ -5,6 +5,7 @@ mod fake;
 mod gen_cmd;
 mod import;
 mod notify_args;
+mod quality_cmd;
 mod serve;
 mod validate;
 
@@ -49,6 +50,12 @@ enum Command {
     Import(import::Args),
     /// Write realistic synthetic call records (or log rows) as NDJSON on stdout.
     Gen(gen_cmd::Args),
+    /// CQD call-quality summary from the derived tables (`quality rebuild` derives them again).
+    Quality(quality_cmd::QualityArgs),
+    /// The CQD building (subnet) file: `buildings import FILE`.
+    Buildings(quality_cmd::BuildingsArgs),
+    /// Stream rows, session rows or records (latest versions) as CSV, Parquet or NDJSON.
+    Export(quality_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Import(args) => import::run(args),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Quality(args) => quality_cmd::run_quality(args),
+        Command::Buildings(args) => quality_cmd::run_buildings(args),
+        Command::Export(args) => quality_cmd::run_export(args),
     };
     match result {
         Ok(code) => code,

@@ -55,6 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 webhooks,
             }),
         };
+        let _deriver =
+            callrecords_api::derive::spawn(state.store.clone(), std::time::Duration::from_secs(1));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

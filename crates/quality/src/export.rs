@@ -1,4 +1,4 @@
-#![doc = include_str!("../EXPORT.md")]
+#![doc = include_str!("../../../docs/export.md")]
 //!
 //! # API
 //!
@@ -1503,7 +1503,7 @@ mod tests {
     /// `UPDATE_EXPORT_MD=1 cargo test -p callrecords-quality --lib export::`).
     #[test]
     fn export_md_lists_the_columns() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/EXPORT.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/export.md");
         let text = std::fs::read_to_string(path).unwrap();
         let marker = "## Columns\n\n";
         let at = text.find(marker).unwrap() + marker.len();

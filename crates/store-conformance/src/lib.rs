@@ -26,11 +26,13 @@ use callrecords_store::{
 mod changes;
 mod concurrency;
 mod outbox;
+mod quality;
 mod scope;
 
 pub use changes::*;
 pub use concurrency::*;
 pub use outbox::*;
+pub use quality::*;
 pub use scope::*;
 
 /// Expand every conformance case into a `#[tokio::test]` for a backend: THE list of cases.
@@ -78,6 +80,9 @@ macro_rules! conformance_tests {
             concurrent_batches_store_each_version_once,
             consumer_cursors_are_durable_and_monotonic,
             subscriptions_lifecycle,
+            quality_newer_version_replaces_rows,
+            quality_totals_windows_groups_and_paging,
+            quality_cursor_moves_only_with_rows,
             outbox_enqueue_claim_and_attempts
         );
         $crate::conformance_tests!(@two $make, $reopen;

@@ -37,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0003_notifications.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0004_quality.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

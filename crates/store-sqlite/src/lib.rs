@@ -16,6 +16,7 @@
 //! | `read` | record reads, version history, the change feed |
 //! | `log_rows` | PSTN / direct routing / SMS / blocked-users / dial-out rows |
 //! | `notifications` | consumer cursors, subscriptions, the notification outbox |
+//! | `quality` | derived call-quality rows and counters, the building file |
 //! | `generation` | `data_generation` (`PRAGMA data_version`) |
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ mod encoding;
 mod generation;
 mod log_rows;
 mod notifications;
+mod quality;
 mod read;
 mod write;
 
@@ -426,6 +428,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    fn quality(&self) -> Option<&dyn callrecords_store::quality::QualityStore> {
+        Some(self)
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|c| {
             c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
@@ -435,5 +441,66 @@ impl Store for SqliteStore {
             .map(|_| ())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl callrecords_store::quality::QualityStore for SqliteStore {
+    async fn quality_meta(&self) -> Result<callrecords_store::quality::QualityMeta, StoreError> {
+        self.read(quality::meta).await
+    }
+
+    async fn replace_quality(
+        &self,
+        epoch: i64,
+        consumer: &str,
+        cursor: i64,
+        updates: Vec<callrecords_store::quality::QualityUpdate>,
+    ) -> Result<bool, StoreError> {
+        let consumer = consumer.to_owned();
+        self.write(move |c| quality::replace(c, epoch, &consumer, cursor, updates))
+            .await
+    }
+
+    async fn reset_quality(
+        &self,
+        consumer: &str,
+        buildings: Option<String>,
+    ) -> Result<callrecords_store::quality::QualityMeta, StoreError> {
+        let consumer = consumer.to_owned();
+        self.write(move |c| quality::reset(c, &consumer, buildings))
+            .await
+    }
+
+    async fn quality_totals(
+        &self,
+        scope: &ReadScope,
+        window: callrecords_store::quality::QualityWindow,
+        key: &str,
+    ) -> Result<callrecords_store::quality::GroupTotals, StoreError> {
+        let (scope, key) = (scope.clone(), key.to_owned());
+        self.read(move |c| quality::totals(c, &scope, window, &key))
+            .await
+    }
+
+    async fn quality_streams(
+        &self,
+        scope: &ReadScope,
+        filter: &callrecords_store::quality::StreamFilter,
+    ) -> Result<Vec<callrecords_store::quality::StoredStream>, StoreError> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |c| quality::streams(c, &scope, &filter))
+            .await
+    }
+
+    async fn quality_missing_subnets(
+        &self,
+        scope: &ReadScope,
+        window: callrecords_store::quality::QualityWindow,
+        min: u64,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let scope = scope.clone();
+        self.read(move |c| quality::missing_subnets(c, &scope, window, min))
+            .await
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub mod extract;
 mod outbox;
+pub mod quality;
 pub mod rules;
 
 pub use outbox::{
@@ -528,4 +529,9 @@ pub trait Store: Send + Sync + 'static {
     /// after the first call is still current (response caches rely on this). Cheap (microseconds,
     /// no blocking I/O beyond a shared-memory check): callers may ask on every request.
     fn data_generation(&self) -> Result<u64, StoreError>;
+
+    /// Derived call-quality data ([`quality::QualityStore`]), when this backend keeps it.
+    fn quality(&self) -> Option<&dyn quality::QualityStore> {
+        None
+    }
 }

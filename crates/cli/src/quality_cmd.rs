@@ -1,0 +1,344 @@
+//! `callrecords quality`, `callrecords buildings import` and `callrecords export`: CQD summaries from the
+//! derived quality tables (brought up to date first), the building file, and stream / session / record
+//! exports streamed page by page (constant memory).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use callrecords_api::derive;
+use callrecords_quality::export::{CsvWriter, ExportRow, NdjsonWriter, ParquetWriter};
+use callrecords_store::{Bound, ListCursor, ReadScope, RecordQuery, Store};
+use callrecords_store_sqlite::SqliteStore;
+use serde_json::Value;
+
+use crate::DataArgs;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn open(data: &DataArgs) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(&data.data)
+        .with_context(|| format!("opening the store in {}", data.data.display()))
+}
+
+/// Arguments of `quality`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct QualityArgs {
+    #[command(subcommand)]
+    action: Option<QualityAction>,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Records starting on or after this day (YYYY-MM-DD) or instant (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Records starting before this day or instant.
+    #[arg(long)]
+    until: Option<String>,
+    /// Group by day, week, month, building, subnet, network, platform, clientVersion, device, user, meeting.
+    #[arg(long = "group-by")]
+    group_by: Option<String>,
+    /// The stream kind the table / CSV columns show (JSON always has every kind).
+    #[arg(long, default_value = "audio", value_parser = ["audio", "video", "vbss"])]
+    kind: String,
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    format: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum QualityAction {
+    /// Throw the derived quality data away and derive it again from every stored record.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RebuildArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn fmt_rate(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| "-".to_owned(), |r| format!("{:.2}%", r * 100.0))
+}
+
+pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        if let Some(QualityAction::Rebuild(r)) = args.action {
+            let store = open(&r.data)?;
+            let n = derive::rebuild(&store).await?;
+            eprintln!("quality rebuilt from {n} changes");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let store = open(&args.data)?;
+        let mut q = HashMap::new();
+        if let Some(s) = &args.since {
+            q.insert("from".to_owned(), s.clone());
+        }
+        if let Some(u) = &args.until {
+            q.insert("until".to_owned(), u.clone());
+        }
+        if let Some(g) = &args.group_by {
+            q.insert("groupBy".to_owned(), g.clone());
+        }
+        let v = callrecords_api::analytics::summary_json(&store, &q)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let mut out = std::io::stdout().lock();
+        if args.format == "json" {
+            writeln!(out, "{v}")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let groups: Vec<(String, Value)> = match v.get("groups").and_then(Value::as_array) {
+            Some(gs) => gs
+                .iter()
+                .map(|g| (g["key"].as_str().unwrap_or("(none)").to_owned(), g.clone()))
+                .collect(),
+            None => vec![("all".to_owned(), v)],
+        };
+        let k = args.kind.as_str();
+        let header = [
+            "key",
+            "records",
+            &format!("{k}Streams"),
+            &format!("{k}Poor"),
+            &format!("{k}PoorRate"),
+            "sessions",
+            "setupFailureRate",
+            "dropFailureRate",
+            "poorCallRate",
+        ]
+        .map(str::to_owned);
+        let mut lines = vec![header.to_vec()];
+        for (key, s) in groups {
+            let st = &s["streams"][k];
+            lines.push(vec![
+                key,
+                s["records"].to_string(),
+                st["total"].to_string(),
+                st["poor"].to_string(),
+                fmt_rate(&st["poorRate"]),
+                s["sessions"]["total"].to_string(),
+                fmt_rate(&s["sessions"]["setupFailureRate"]),
+                fmt_rate(&s["sessions"]["dropFailureRate"]),
+                fmt_rate(&s["calls"]["poorRate"]),
+            ]);
+        }
+        if args.format == "csv" {
+            let mut w = csv::Writer::from_writer(out);
+            for l in lines {
+                w.write_record(&l)?;
+            }
+            w.flush()?;
+        } else {
+            let widths: Vec<usize> = (0..lines[0].len())
+                .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
+                .collect();
+            for l in lines {
+                let cells: Vec<String> = l
+                    .iter()
+                    .zip(&widths)
+                    .enumerate()
+                    .map(|(i, (c, w))| {
+                        if i == 0 {
+                            format!("{c:<w$}")
+                        } else {
+                            format!("{c:>w$}")
+                        }
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.join("  "))?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Arguments of `buildings`.
+#[derive(Debug, clap::Args)]
+pub struct BuildingsArgs {
+    #[command(subcommand)]
+    action: BuildingsAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BuildingsAction {
+    /// Replace the CQD building file (CSV or TSV, no header) and derive building data again.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+pub fn run_buildings(args: BuildingsArgs) -> anyhow::Result<ExitCode> {
+    let BuildingsAction::Import { file, data } = args.action;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let map = match callrecords_quality::BuildingMap::parse(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    runtime()?.block_on(async move {
+        let store = open(&data)?;
+        derive::put_buildings(&store, text).await?;
+        eprintln!("{} building rows imported", map.buildings().len());
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_parser = ["streams", "sessions", "records"])]
+    what: String,
+    #[arg(long, default_value = "ndjson", value_parser = ["csv", "parquet", "ndjson"])]
+    format: String,
+    /// Records starting on or after this day (YYYY-MM-DD) or instant (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Records starting before this day or instant.
+    #[arg(long)]
+    until: Option<String>,
+    /// Output file (default stdout).
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+}
+
+enum Sink<R: ExportRow> {
+    Csv(CsvWriter<Box<dyn Write + Send>, R>),
+    Parquet(ParquetWriter<Box<dyn Write + Send>, R>),
+    Ndjson(NdjsonWriter<Box<dyn Write + Send>>),
+}
+
+impl<R: ExportRow> Sink<R> {
+    fn new(format: &str, out: Box<dyn Write + Send>) -> anyhow::Result<Self> {
+        Ok(match format {
+            "csv" => Sink::Csv(CsvWriter::new(out)?),
+            "parquet" => Sink::Parquet(ParquetWriter::new(out)?),
+            _ => Sink::Ndjson(NdjsonWriter::new(out)),
+        })
+    }
+    fn write(&mut self, r: &R) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(w) => w.write(r)?,
+            Sink::Parquet(w) => w.write(r)?,
+            Sink::Ndjson(w) => w.write(r)?,
+        }
+        Ok(())
+    }
+    fn finish(self) -> anyhow::Result<()> {
+        let mut out = match self {
+            Sink::Csv(w) => w.finish()?,
+            Sink::Parquet(w) => w.finish()?,
+            Sink::Ndjson(w) => w.finish()?,
+        };
+        out.flush()?;
+        Ok(())
+    }
+}
+
+enum AnySink {
+    Streams(Sink<callrecords_quality::StreamRow>),
+    Sessions(Sink<callrecords_quality::SessionRow>),
+    Records(Box<dyn Write + Send>),
+}
+
+pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.what == "records" && args.format != "ndjson" {
+        bail!("--what records is exported as NDJSON only");
+    }
+    let bound = |name: &str, s: &Option<String>| -> anyhow::Result<Option<i64>> {
+        s.as_deref()
+            .map(|s| {
+                callrecords_api::analytics::parse_bound(name, s)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))
+            })
+            .transpose()
+    };
+    let from = bound("since", &args.since)?;
+    let until = bound("until", &args.until)?;
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut sink = match args.what.as_str() {
+        "streams" => AnySink::Streams(Sink::new(&args.format, out)?),
+        "sessions" => AnySink::Sessions(Sink::new(&args.format, out)?),
+        _ => AnySink::Records(out),
+    };
+    runtime()?.block_on(async move {
+        let store = open(&args.data)?;
+        let meta = store
+            .quality()
+            .context("no quality data")?
+            .quality_meta()
+            .await?;
+        let buildings = derive::buildings_of(meta.buildings.as_deref());
+        let mut q = RecordQuery {
+            start_lower: from.map(|micros| Bound {
+                micros,
+                inclusive: true,
+            }),
+            start_upper: until.map(|micros| Bound {
+                micros,
+                inclusive: false,
+            }),
+            limit: 200,
+            ..Default::default()
+        };
+        let mut n = 0u64;
+        loop {
+            let page = store.list_records(&ReadScope::All, &q, false).await?;
+            let Some(last) = page.heads.last() else { break };
+            q.after = Some(ListCursor::of(last));
+            for head in &page.heads {
+                let scope = ReadScope::Tenant(head.tenant.clone());
+                let Some((view, value)) = derive::read_whole(&store, &scope, &head.id).await?
+                else {
+                    continue;
+                };
+                match &mut sink {
+                    AnySink::Records(w) => {
+                        serde_json::to_writer(&mut *w, &value)?;
+                        w.write_all(b"\n")?;
+                        n += 1;
+                    }
+                    AnySink::Streams(s) => {
+                        for r in derive::rows_of(&view, value, buildings.as_ref())?.streams {
+                            s.write(&r)?;
+                            n += 1;
+                        }
+                    }
+                    AnySink::Sessions(s) => {
+                        for r in derive::rows_of(&view, value, buildings.as_ref())?.sessions {
+                            s.write(&r)?;
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        match sink {
+            AnySink::Streams(s) => s.finish()?,
+            AnySink::Sessions(s) => s.finish()?,
+            AnySink::Records(mut w) => w.flush()?,
+        }
+        eprintln!("exported {n} {}", args.what);
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -107,14 +107,9 @@ pub(crate) fn create_subscription(
     Ok(CreateSubscription::Created)
 }
 
+/// `AND tenant = ?n` for a tenant scope (the one scope filter of every read, `read::scope_sql`).
 fn scope_clause(scope: &ReadScope, params: &mut Vec<SqlValue>) -> String {
-    match scope.tenant() {
-        Some(t) => {
-            params.push(SqlValue::Text(t.to_owned()));
-            format!(" AND tenant = ?{}", params.len())
-        }
-        None => String::new(),
-    }
+    crate::read::scope_sql(scope, "tenant", params)
 }
 
 pub(crate) fn get_subscription(

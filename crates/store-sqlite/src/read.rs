@@ -36,7 +36,7 @@ fn head_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(RecordHead, i64)> {
 }
 
 /// `AND r.tenant = ?n` for a tenant scope (pushing its parameter), nothing for every tenant.
-fn scope_sql(scope: &ReadScope, column: &str, params: &mut Vec<SqlValue>) -> String {
+pub(crate) fn scope_sql(scope: &ReadScope, column: &str, params: &mut Vec<SqlValue>) -> String {
     match scope.tenant() {
         Some(t) => {
             params.push(SqlValue::Text(t.to_owned()));

@@ -35,6 +35,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable message.
     pub message: String,
+    /// Seconds for a `Retry-After` header, when the client should come back (503 of a busy store).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     /// A 400 `BadRequest`.
@@ -97,6 +100,14 @@ impl ApiError {
             INTERNAL_MESSAGE,
         )
     }
+    /// A 503 for a store that could not take the request now (lock timeout, pool exhausted): `detail` is
+    /// logged, the client gets a fixed message and `Retry-After: 1`.
+    pub fn busy(detail: impl fmt::Display) -> Self {
+        tracing::warn!(detail = %detail, "answering 503: store busy");
+        let mut e = Self::unavailable("The store is busy; retry the request shortly.");
+        e.retry_after = Some(1);
+        e
+    }
     /// A 503.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(
@@ -120,6 +131,7 @@ impl From<ODataError> for ApiError {
             status: StatusCode::BAD_REQUEST,
             code: e.code,
             message: e.message,
+            retry_after: None,
         }
     }
 }
@@ -129,7 +141,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::InvalidInput(m) => ApiError::bad_input(m),
-            StoreError::Busy(m) => ApiError::unavailable(m),
+            StoreError::Busy(m) => ApiError::busy(m),
             e @ (StoreError::Incompatible(_) | StoreError::Backend(_)) => ApiError::internal(e),
         }
     }
@@ -157,6 +169,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
@@ -207,6 +223,20 @@ mod tests {
         let (status, body) = body_of(ApiError::internal("worker panicked: index 3")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.to_string().contains("index 3"));
+    }
+
+    #[tokio::test]
+    async fn a_busy_store_answers_503_with_retry_after_and_no_store_text() {
+        let resp = ApiError::from(StoreError::Busy(
+            "database is locked (sqlite code 5)".into(),
+        ))
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "serviceNotAvailable");
+        assert!(!body.to_string().contains("sqlite"), "{body}");
     }
 
     #[tokio::test]

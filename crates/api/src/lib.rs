@@ -86,10 +86,9 @@ pub fn app(state: AppState) -> Router {
 async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {
-    state
-        .store
-        .health()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("store not reachable: {e}")))?;
+    state.store.health().await.map_err(|e| {
+        tracing::warn!(error = %e, "readyz: store not reachable");
+        ApiError::unavailable("The store is not reachable; see the server log.")
+    })?;
     Ok("ready")
 }

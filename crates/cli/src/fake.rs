@@ -623,6 +623,7 @@ async fn guard(State(fake): State<Arc<Fake>>, mut req: Request, next: Next) -> R
     req.extensions_mut().insert(RequestScope {
         scope: ReadScope::Tenant(claims.tid),
         now_us: Some(fake.now().as_microsecond()),
+        app_id: Some(claims.appid),
     });
     next.run(req).await
 }

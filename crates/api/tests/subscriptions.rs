@@ -622,3 +622,132 @@ async fn a_slow_receiver_goes_through_the_slow_state_under_graph_delivery() {
     }
     assert_eq!(received(&r, "r1").len(), 1);
 }
+
+fn lifecycle_items(r: &Receiver) -> Vec<Value> {
+    r.items
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|i| i.get("lifecycleEvent").is_some())
+        .cloned()
+        .collect()
+}
+
+async fn wait_lifecycle(r: &Receiver, n: usize) -> Vec<Value> {
+    for _ in 0..250 {
+        if lifecycle_items(r).len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lifecycle_items(r)
+}
+
+/// `reauthorizationRequired` goes to `lifecycleNotificationUrl` once a subscription is within 15 min of
+/// expiry (once per expiration: a renewal re-arms it), `reauthorize` answers 204, a subscription
+/// without a lifecycle URL gets none. The notifier's clock is moved by hand to reach the renewed expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthorization_required_before_expiry_and_reauthorize() {
+    let e = env();
+    let (r, base) = receiver().await;
+    let url = format!("{base}/hook");
+    let soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10)).to_string();
+    let mut b = sub_body(&url, "created", "/communications/callRecords");
+    b["expirationDateTime"] = json!(soon);
+    b["lifecycleNotificationUrl"] = json!(format!("{base}/hook?kind=lifecycle"));
+    let (s, sub) = e.call(Method::POST, "/v1.0/subscriptions", Some(b)).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    assert_eq!(
+        r.handshakes.load(Ordering::SeqCst),
+        2,
+        "both URLs validated"
+    );
+    let sid = sub["id"].as_str().unwrap().to_owned();
+    // Another one expiring as soon, without a lifecycle URL: never told.
+    let mut b = sub_body(&url, "updated", "/communications/callRecords");
+    b["expirationDateTime"] = json!(soon);
+    let (s, _) = e.call(Method::POST, "/v1.0/subscriptions", Some(b)).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let clock = ManualClock::new(jiff::Timestamp::now());
+    let mut cfg = WorkerConfig::new(DeliveryPolicy::graph());
+    cfg.poll = Duration::from_millis(20);
+    cfg.lifecycle_every = Duration::from_millis(20);
+    cfg.clock = Arc::new(clock.clone());
+    let d = Deliverer::new(WebhookGuard::default(), Duration::from_secs(5)).unwrap();
+    let _n = tokio::spawn(Notifier::new(e.store.clone(), d, cfg).run());
+
+    let items = wait_lifecycle(&r, 1).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item["lifecycleEvent"], "reauthorizationRequired");
+    assert_eq!(item["subscriptionId"], sid.as_str());
+    assert_eq!(item["clientState"], "secretClientValue");
+    assert_eq!(item["tenantId"], DEFAULT_TENANT);
+    assert!(item["subscriptionExpirationDateTime"].is_string());
+    assert!(item.get("resource").is_none() && item.get("resourceData").is_none());
+
+    let (s, v) = e
+        .call(
+            Method::POST,
+            &format!("/v1.0/subscriptions/{sid}/reauthorize"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = e
+        .call(Method::POST, "/v1.0/subscriptions/nope/reauthorize", None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["code"], "itemNotFound", "{v}");
+
+    // Renewed for two days: nothing more until 15 minutes before the new expiry.
+    let renewed = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
+    let (s, v) = e
+        .call(
+            Method::PATCH,
+            &format!("/v1.0/subscriptions/{sid}"),
+            Some(json!({"expirationDateTime": renewed.to_string()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(lifecycle_items(&r).len(), 1);
+    clock.advance(jiff::SignedDuration::from_hours(48) - jiff::SignedDuration::from_mins(10));
+    let items = wait_lifecycle(&r, 2).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[1]["subscriptionId"], sid.as_str());
+    assert_ne!(items[0]["id"], items[1]["id"], "a new event per expiration");
+}
+
+/// The per-tenant quota (100, then 403) and the `clientState` limit (128 characters), through the API.
+#[tokio::test]
+async fn the_101st_subscription_is_refused_and_client_state_is_capped() {
+    let e = env();
+    let (_r, base) = receiver().await;
+    let url = format!("{base}/hook");
+    let mut b = sub_body(&url, "created", "/communications/callRecords");
+    b["clientState"] = json!("x".repeat(129));
+    let (s, v) = e.call(Method::POST, "/v1.0/subscriptions", Some(b)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["innerError"]["request-id"].is_string());
+    for i in 0..100 {
+        let resource =
+            format!("/communications/callRecords?$filter=participants/any(p:p/id eq 'u{i}')");
+        let mut b = sub_body(&url, "created", &resource);
+        b["clientState"] = json!("x".repeat(128));
+        let (s, v) = e.call(Method::POST, "/v1.0/subscriptions", Some(b)).await;
+        assert_eq!(s, StatusCode::CREATED, "{i}: {v}");
+    }
+    let (s, v) = e
+        .call(
+            Method::POST,
+            "/v1.0/subscriptions",
+            Some(sub_body(&url, "updated", "/communications/callRecords")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "ExtensionError", "{v}");
+    let (_, list) = e.call(Method::GET, "/v1.0/subscriptions", None).await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 100);
+}

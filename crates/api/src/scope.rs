@@ -12,6 +12,9 @@ pub struct RequestScope {
     pub scope: ReadScope,
     /// "Now" for the retention cut-off (µs since the epoch); `None` is the real time.
     pub now_us: Option<i64>,
+    /// The calling application (a token's `appid`), which owns the subscriptions it creates; `None` is
+    /// the single application of plain `serve` ([`crate::subscriptions::DEFAULT_APP_ID`]).
+    pub app_id: Option<String>,
 }
 
 impl Default for RequestScope {
@@ -19,6 +22,7 @@ impl Default for RequestScope {
         RequestScope {
             scope: ReadScope::All,
             now_us: None,
+            app_id: None,
         }
     }
 }

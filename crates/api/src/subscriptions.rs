@@ -5,8 +5,8 @@
 //! `callrecords-notify`; this module checks the caller, runs the handshakes and keeps the result in
 //! the store. Delivery is the notifier's (`callrecords_notify::worker`).
 //!
-//! * Who is asking: [`caller`] — the default tenant and application `callrecords` until
-//!   authentication exists; it is the one place a principal will plug in.
+//! * Who is asking: [`caller`] — the tenant and application of the [`RequestScope`] an outer layer set
+//!   (`serve --fake`: the bearer token's), else the default tenant and application `callrecords`.
 //! * Expired subscriptions are neither listed nor returned (404) and are deleted when met.
 //! * A signing secret (Standard Webhooks) may be given with the extension property
 //!   `callrecordsSigningSecret` (`whsec_…`); it is stored, used to sign deliveries and never rendered.
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +33,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::error::REQUEST_IDS;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RequestScope};
 
 /// Largest accepted subscription request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -68,14 +68,30 @@ pub struct Caller {
     pub creator_id: Option<String>,
 }
 
-/// The caller of a request. Authentication does not exist yet: every request is the default tenant's
-/// application `callrecords`. This is the one place to plug a principal in.
-pub fn caller(_headers: &HeaderMap) -> Caller {
+/// The caller of a request: the tenant and application an outer layer put in the [`RequestScope`]
+/// (`serve --fake`: the bearer token's `tid` and `appid`); without one (plain `serve` has no
+/// authentication) the default tenant's application `callrecords`. This is the one place a principal
+/// plugs in.
+pub fn caller(scope: Option<&RequestScope>) -> Caller {
+    let tenant = match scope.map(|s| &s.scope) {
+        Some(ReadScope::Tenant(t)) => t.clone(),
+        _ => DEFAULT_TENANT.to_owned(),
+    };
+    let app_id = scope
+        .and_then(|s| s.app_id.clone())
+        .unwrap_or_else(|| DEFAULT_APP_ID.to_owned());
     Caller {
-        tenant: DEFAULT_TENANT.to_owned(),
-        app_id: DEFAULT_APP_ID.to_owned(),
+        tenant,
+        app_id,
         creator_id: None,
     }
+}
+
+/// The request's [`RequestScope`] extension, if an outer layer set one.
+type Scope = Option<Extension<RequestScope>>;
+
+fn caller_of(scope: &Scope) -> Caller {
+    caller(scope.as_ref().map(|Extension(s)| s))
 }
 
 impl Caller {
@@ -106,10 +122,10 @@ pub fn routes() -> Router<AppState> {
 /// attempts, state, next retry and last result, and counts per state.
 async fn deliveries(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    scope_ext: Scope,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     let scope = who.scope();
     let store = state.store.as_ref();
     if store.get_subscription(&scope, &id).await?.is_none() {
@@ -324,11 +340,12 @@ async fn feed_end(store: &dyn Store) -> Result<i64> {
 
 async fn create(
     State(state): State<AppState>,
+    scope_ext: Scope,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     let bytes = read_body(body).await?;
     let req = SubscriptionCreate::from_json(&bytes)?;
     let extra: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -431,8 +448,13 @@ fn to_row(
     })
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response> {
-    let who = caller(&headers);
+async fn list(
+    State(state): State<AppState>,
+    scope_ext: Scope,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let who = caller_of(&scope_ext);
     let subs = live_all(state.store.as_ref(), &who.scope()).await?;
     let value: Vec<Value> = subs
         .iter()
@@ -444,23 +466,25 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
 
 async fn get_one(
     State(state): State<AppState>,
+    scope_ext: Scope,
     headers: HeaderMap,
     uri: Uri,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     let (_, sub) = live(state.store.as_ref(), &who.scope(), &id).await?;
     Ok(json_response(StatusCode::OK, &render(&sub, &headers, &uri)))
 }
 
 async fn patch(
     State(state): State<AppState>,
+    scope_ext: Scope,
     headers: HeaderMap,
     uri: Uri,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     let bytes = read_body(body).await?;
     let req = SubscriptionPatch::from_json(&bytes)?;
     let store = state.store.as_ref();
@@ -492,10 +516,10 @@ async fn patch(
 
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    scope_ext: Scope,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     let store = state.store.as_ref();
     let scope = who.scope();
     live(store, &scope, &id).await?;
@@ -508,10 +532,10 @@ async fn delete(
 /// `POST /subscriptions/{id}/reauthorize`: nothing to re-check without authentication; 204 for a live one.
 async fn reauthorize(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    scope_ext: Scope,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = caller(&headers);
+    let who = caller_of(&scope_ext);
     live(state.store.as_ref(), &who.scope(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

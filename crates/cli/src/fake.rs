@@ -44,9 +44,25 @@ mod tests;
 
 /// The file in the data directory holding the fake's state.
 pub const STATE_FILE: &str = "fake-state.json";
-/// Publishing works through the time line in windows of at most this much fake time (each window is
-/// generated, stored and persisted before the next).
-const WINDOW: SignedDuration = SignedDuration::from_mins(60);
+/// Publishing works through the time line in windows (each window is generated, stored and persisted
+/// before the next) of about this many calls per tenant, so a long advance at a low rate is a few big
+/// ingest transactions rather than hundreds of one-hour ones (a 31-day advance was 744 windows of 5
+/// ingests each), and memory stays bounded at a high rate...
+const CALLS_PER_WINDOW: f64 = 300.0;
+/// ...between these bounds.
+const MIN_WINDOW: SignedDuration = SignedDuration::from_mins(60);
+const MAX_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// The publishing window for `rate` calls per fake minute.
+fn window(rate: f64) -> SignedDuration {
+    let mins = if rate > 0.0 {
+        CALLS_PER_WINDOW / rate
+    } else {
+        f64::INFINITY
+    };
+    let mins = mins.clamp(MIN_WINDOW.as_mins() as f64, MAX_WINDOW.as_mins() as f64);
+    SignedDuration::from_mins(mins as i64)
+}
 /// Log kinds the fake tenants publish (the dial-out report has no dated rows).
 const LOG_KINDS: [LogKind; 4] = [
     LogKind::PstnCall,
@@ -267,9 +283,10 @@ impl Fake {
         progress: &mut Progress,
         to: Timestamp,
     ) -> anyhow::Result<()> {
+        let step = window(self.cfg.rate);
         while progress.published_until < to {
             let from = progress.published_until;
-            let end = from.checked_add(WINDOW).unwrap_or(to).min(to);
+            let end = from.checked_add(step).unwrap_or(to).min(to);
             for (i, schedule) in self.schedules.iter().enumerate() {
                 // Records of a window that ended 30 days before `to` are expired already: not generated.
                 if !is_expired(end, to) {
@@ -623,6 +640,7 @@ async fn guard(State(fake): State<Arc<Fake>>, mut req: Request, next: Next) -> R
     req.extensions_mut().insert(RequestScope {
         scope: ReadScope::Tenant(claims.tid),
         now_us: Some(fake.now().as_microsecond()),
+        app_id: Some(claims.appid),
     });
     next.run(req).await
 }

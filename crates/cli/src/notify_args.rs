@@ -15,9 +15,10 @@ use jiff::SignedDuration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct NotifyArgs {
     /// Webhook delivery: `graph` (Graph's documented retries and drops) or `reliable` (honours
-    /// Retry-After, never drops for slowness, retries up to --delivery-horizon).
-    #[arg(long, env = "CALLRECORDS_DELIVERY", default_value = "reliable")]
-    delivery: DeliveryMode,
+    /// Retry-After, never drops for slowness, retries up to --delivery-horizon). Default: reliable,
+    /// graph under --fake.
+    #[arg(long, env = "CALLRECORDS_DELIVERY")]
+    delivery: Option<DeliveryMode>,
     /// Private networks webhooks may reach besides loopback and public addresses (CIDR,CIDR,...).
     #[arg(long, env = "CALLRECORDS_WEBHOOK_ALLOW", default_value = "")]
     webhook_allow: String,
@@ -32,22 +33,39 @@ pub struct NotifyArgs {
         hide = true
     )]
     delivery_backoff: SignedDuration,
+    /// How long a claimed notification stays claimed: after a crash, what was in flight is sent
+    /// again once this passes (default 30s, longer than an attempt); mostly for tests.
+    #[arg(
+        long,
+        env = "CALLRECORDS_DELIVERY_LEASE",
+        default_value = "30s",
+        hide = true
+    )]
+    delivery_lease: SignedDuration,
 }
 
 impl NotifyArgs {
-    /// The handshake settings for the API, and the notifier spawned on the current runtime.
-    pub fn start(&self, store: Arc<dyn Store>) -> anyhow::Result<WebhookSettings> {
+    /// The handshake settings for the API, and the notifier spawned on the current runtime (`fake`:
+    /// `serve --fake`, whose default delivery is Graph's).
+    pub fn start(&self, store: Arc<dyn Store>, fake: bool) -> anyhow::Result<WebhookSettings> {
         let guard = WebhookGuard::from_allow_list(&self.webhook_allow)
             .map_err(anyhow::Error::msg)
             .context("--webhook-allow")?;
-        let mut policy = match self.delivery {
+        let default = if fake {
+            DeliveryMode::Graph
+        } else {
+            DeliveryMode::Reliable
+        };
+        let mut policy = match self.delivery.unwrap_or(default) {
             DeliveryMode::Graph => DeliveryPolicy::graph(),
             DeliveryMode::Reliable => DeliveryPolicy::reliable(self.delivery_horizon),
         };
         policy.initial_backoff = self.delivery_backoff;
         policy.max_backoff = policy.max_backoff.max(self.delivery_backoff);
         let deliverer = Deliverer::new(guard.clone(), policy.attempt_timeout_std())?;
-        tokio::spawn(Notifier::new(store, deliverer, WorkerConfig::new(policy)).run());
+        let mut config = WorkerConfig::new(policy);
+        config.lease = self.delivery_lease.unsigned_abs();
+        tokio::spawn(Notifier::new(store, deliverer, config).run());
         Ok(WebhookSettings {
             guard,
             ..WebhookSettings::default()

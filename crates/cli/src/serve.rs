@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let store = SqliteStore::open(&data)
             .with_context(|| format!("opening the store in {}", data.display()))?;
         let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
-        let webhooks = args.notify.start(store.clone())?;
+        let webhooks = args.notify.start(store.clone(), fake_cfg.is_some())?;
         let state = AppState {
             store: store.clone(),
             config: Arc::new(Config {

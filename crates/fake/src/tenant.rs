@@ -335,11 +335,11 @@ impl TenantSchedule {
 
     /// [`schedule_between`](Self::schedule_between) with each version's record JSON.
     ///
-    /// Cost: every distinct call in the window is generated once, and `callrecords_synth` builds
-    /// its 3,000-user directory for every generator it starts, which dominates (about 0.45 s per
-    /// record in a debug build, with the record itself about 5 ms). For big windows (a backfill),
-    /// prefer [`schedule_between`](Self::schedule_between) plus [`record`](Self::record) on
-    /// worker threads, or generate lazily.
+    /// Cost: every distinct call in the window is generated once (about 7 ms per version in a debug
+    /// build; `callrecords_synth` builds a tenant's 3,000-user directory once per process, which
+    /// used to cost ~0.1 s for every generator started, i.e. per call). For big windows (a
+    /// backfill), prefer [`schedule_between`](Self::schedule_between) plus [`record`](Self::record)
+    /// on worker threads, or generate lazily.
     pub fn events_between(&self, from: Timestamp, to: Timestamp) -> Vec<FakeEvent> {
         let sched = self.schedule_between(from, to);
         let mut bases: HashMap<CallKey, (ScheduledCall, Value)> = HashMap::new();

@@ -13,9 +13,11 @@
 //! * [`policy`]: retry schedules (`--delivery graph|reliable`) and endpoint health, as pure
 //!   state machines.
 //! * [`signing`]: Standard Webhooks signature headers.
+//! * [`clock`]: the notifier's time source (system, or manual in tests).
 //! * [`deliver`]: the HTTP POST itself, as a typed attempt outcome.
 //! * [`error`]: [`SubscriptionError`], the status + Graph code + message of a refusal.
 
+pub mod clock;
 pub mod deliver;
 pub mod error;
 pub mod guard;

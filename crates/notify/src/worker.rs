@@ -41,6 +41,7 @@ use callrecords_store::{
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
+use crate::clock::{Clock, SystemClock};
 use crate::deliver::Deliverer;
 use crate::payload::{
     self, ChangeNotification, ChangeType, LifecycleEvent, LifecycleNotification,
@@ -72,6 +73,8 @@ pub struct WorkerConfig {
     pub lifecycle_lead: SignedDuration,
     /// How often to look for expiring subscriptions.
     pub lifecycle_every: Duration,
+    /// What time it is ([`SystemClock`] unless a test moves time by hand).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl WorkerConfig {
@@ -86,6 +89,7 @@ impl WorkerConfig {
             claim_limit: 1000,
             lifecycle_lead: SignedDuration::from_mins(15),
             lifecycle_every: Duration::from_secs(10),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -107,10 +111,6 @@ impl std::fmt::Debug for Notifier {
     }
 }
 
-fn now_us() -> i64 {
-    Timestamp::now().as_microsecond()
-}
-
 fn ts(us: i64) -> Timestamp {
     Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH)
 }
@@ -130,6 +130,14 @@ impl Notifier {
             config,
             endpoints,
         }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.config.clock.now()
+    }
+
+    fn now_us(&self) -> i64 {
+        self.now().as_microsecond()
     }
 
     /// Runs forever (spawn it). Store failures are logged and retried after a pause.
@@ -166,7 +174,7 @@ impl Notifier {
         let Some(last) = changes.last().map(|c| c.cursor) else {
             return Ok(0);
         };
-        let now = Timestamp::now();
+        let now = self.now();
         let mut subs: HashMap<String, Vec<(SubscriptionRow, Subscription)>> = HashMap::new();
         let mut out = Vec::new();
         for change in &changes {
@@ -271,7 +279,7 @@ impl Notifier {
 
     /// Queue `reauthorizationRequired` for subscriptions expiring soon; delete expired ones.
     pub async fn lifecycle_once(&self) -> Result<usize, StoreError> {
-        let now = Timestamp::now();
+        let now = self.now();
         let mut out = Vec::new();
         for row in self.store.list_subscriptions(&ReadScope::All).await? {
             let Some(sub) = parse(&row) else { continue };
@@ -317,7 +325,7 @@ impl Notifier {
         let lease_us = i64::try_from(self.config.lease.as_micros()).unwrap_or(i64::MAX);
         let claimed = self
             .store
-            .claim_due_notifications(now_us(), lease_us, self.config.claim_limit)
+            .claim_due_notifications(self.now_us(), lease_us, self.config.claim_limit)
             .await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -326,7 +334,7 @@ impl Notifier {
         let mut subs: HashMap<String, Option<SubscriptionRow>> = HashMap::new();
         let mut by_id: HashMap<String, Notification> = HashMap::new();
         let mut items = Vec::new();
-        let now = Timestamp::now();
+        let now = self.now();
         for n in claimed {
             let key = n.new.subscription_id.clone();
             if !subs.contains_key(&key) {
@@ -451,7 +459,7 @@ impl Notifier {
         entries: &[Notification],
         outcome: &AttemptOutcome,
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now();
+        let now = self.now();
         if self.config.policy.mode == DeliveryMode::Graph
             && let Ok(mut e) = self.endpoints.lock()
         {
@@ -486,7 +494,7 @@ impl Notifier {
             .finish_attempt(
                 seq,
                 &StoreAttempt {
-                    at_us: now_us(),
+                    at_us: self.now_us(),
                     result: result.to_owned(),
                     next,
                 },

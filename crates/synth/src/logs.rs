@@ -31,7 +31,7 @@ const SBCS: &[&str] = &[
 const DATACENTERS: &[&str] = &["USWE", "USEA", "EUNO", "EUWE", "APSE", "JPEA"];
 
 pub(crate) struct LogGen {
-    dir: Directory,
+    dir: std::sync::Arc<Directory>,
     seed: u64,
     start: i64,
     span: i64,
@@ -55,7 +55,7 @@ impl LogGen {
     pub(crate) fn new(cfg: &GenConfig) -> LogGen {
         let mut r = rng_for(hash_str(&cfg.tenant_id), 0x4155, 0);
         LogGen {
-            dir: Directory::new(&cfg.tenant_id, 3000),
+            dir: Directory::shared(&cfg.tenant_id, 3000),
             seed: cfg.seed,
             start: (cfg.start.as_nanosecond() / 100) as i64,
             span: i64::from(cfg.days.max(1)) * 86_400 * TICKS,

@@ -212,7 +212,7 @@ const FEEDBACK_TEXT: &[&str] = &[
 
 /// Reusable state for generating records.
 pub(crate) struct RecordGen {
-    pub(crate) dir: Directory,
+    pub(crate) dir: std::sync::Arc<Directory>,
     seed: u64,
     tenant: String,
     start: i64,
@@ -268,7 +268,7 @@ fn sub_tick(r: &mut R) -> i64 {
 impl RecordGen {
     pub(crate) fn new(cfg: &GenConfig) -> RecordGen {
         let small = cfg.scale == Scale::Small;
-        let dir = Directory::new(&cfg.tenant_id, 3000);
+        let dir = Directory::shared(&cfg.tenant_id, 3000);
         let start = (cfg.start.as_nanosecond() / 100) as i64;
         let mut services = Vec::new();
         for (role, header, ver) in SERVICES {

@@ -279,3 +279,38 @@ fn graph_paths_map_to_throttling_kinds() {
     );
     assert_eq!(request_kind("subscriptions"), Some(RequestKind::Other));
 }
+
+/// Graph keeps call records 30 days: after a 31-day advance of the fake clock, a record seen earlier
+/// is 404 and left out of List, while the records of the last day are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_gone_after_thirty_fake_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = open(
+        dir.path(),
+        FakeConfig {
+            tenants: vec![T1.into()],
+            // The last 30 days of records are generated and stored (all within retention); a debug
+            // build ingests ~25 records/s, so keep the rate low.
+            rate: 0.005,
+            ..config(6)
+        },
+    );
+    let t = token(&app, T1).await;
+    post(&app, "/fake/advance?minutes=720").await;
+    let early = ids(&get(&app, LIST, Some(&t)).await);
+    assert!(!early.is_empty());
+    let a = get(&app, &format!("{LIST}/{}", early[0]), Some(&t)).await;
+    assert_eq!(a.status, StatusCode::OK);
+
+    let state = post(&app, &format!("/fake/advance?minutes={}", 31 * 24 * 60)).await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.body);
+    assert_eq!(state.body["now"], "2026-02-05T20:00:00Z");
+    let a = get(&app, &format!("{LIST}/{}", early[0]), Some(&t)).await;
+    assert_graph_error(&a, StatusCode::NOT_FOUND, "itemNotFound");
+    let late = ids(&get(&app, LIST, Some(&t)).await);
+    assert!(!late.is_empty(), "the last day's records are served");
+    assert!(early.iter().all(|id| !late.contains(id)), "{early:?}");
+    // About 30 days × 1,440 min × 0.005 calls = 216: the last 30 days, not 31.
+    let n = state.body["tenants"][0]["records"].as_u64().unwrap();
+    assert!((150..290).contains(&n), "{n}");
+}

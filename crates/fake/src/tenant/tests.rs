@@ -358,3 +358,16 @@ proptest! {
         prop_assert_eq!(whole, parts);
     }
 }
+
+/// Not a benchmark: prints how long a day of events takes (`--ignored --nocapture`), for profiling.
+#[test]
+#[ignore]
+fn print_cost_of_a_day_of_events() {
+    let s = TenantSchedule::new(9, "t", 0.1).unwrap();
+    let t = std::time::Instant::now();
+    let ev = s.events_between(t0(), t0() + SignedDuration::from_hours(24));
+    eprintln!("{} events in {:?}", ev.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let rows = s.log_rows_between(LogKind::PstnCall, t0(), t0() + SignedDuration::from_hours(24));
+    eprintln!("{} pstn rows in {:?}", rows.len(), t.elapsed());
+}

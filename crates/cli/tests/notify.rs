@@ -1,0 +1,483 @@
+//! Black-box tests of change notifications with the real `callrecords` binary and an in-test webhook
+//! receiver (plain threads and sockets, so it shares nothing with the server's HTTP stack):
+//!
+//! * `serve` killed with SIGKILL while every notification is pending (the receiver answers 503), then
+//!   restarted on the same `--data`: every notification still arrives (deduped by its stable id).
+//! * `serve --fake`: a subscription made with a token from the fake's token endpoint is notified of
+//!   the records `POST /fake/advance` publishes, in the token's tenant.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callrecords"))
+}
+
+// ---- the receiver ------------------------------------------------------------------------------------
+
+/// A webhook receiver: answers validation handshakes, and notification POSTs with 202 (keeping every
+/// item) or, while `failing`, with 503.
+#[derive(Clone, Default)]
+struct Receiver {
+    failing: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+    validations: Arc<AtomicUsize>,
+    items: Arc<Mutex<Vec<Value>>>,
+}
+
+/// `application/x-www-form-urlencoded` decoding of one query value.
+fn form_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Receiver {
+    /// Starts listening on a loopback port; returns the notification URL.
+    fn start(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let me = me.clone();
+                std::thread::spawn(move || me.handle(conn));
+            }
+        });
+        format!("http://127.0.0.1:{port}/hook")
+    }
+
+    fn handle(&self, conn: TcpStream) {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut out = conn;
+        // One request per connection is enough (every answer says `Connection: close`).
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let token = target.split_once('?').and_then(|(_, q)| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("validationToken="))
+        });
+        let (status, ctype, text) = if let Some(t) = token {
+            self.validations.fetch_add(1, Ordering::SeqCst);
+            ("200 OK", "text/plain", form_decode(t))
+        } else if self.failing.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            ("503 Service Unavailable", "text/plain", "down".to_owned())
+        } else {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let items = v["value"].as_array().cloned().unwrap_or_default();
+            self.items.lock().unwrap().extend(items);
+            ("202 Accepted", "text/plain", String::new())
+        };
+        let _ = write!(
+            out,
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+    }
+
+    fn items(&self) -> Vec<Value> {
+        self.items.lock().unwrap().clone()
+    }
+
+    /// Waits until the items cover `want` (record ids) or the deadline passes; returns the items by
+    /// notification id (duplicates of a redelivery collapse).
+    fn wait_for(&self, want: &BTreeSet<String>, secs: u64) -> BTreeMap<String, Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let by_id: BTreeMap<String, Value> = self
+                .items()
+                .into_iter()
+                .map(|i| (i["id"].as_str().unwrap_or_default().to_owned(), i))
+                .collect();
+            let got: BTreeSet<String> = by_id
+                .values()
+                .filter_map(|i| i["resourceData"]["id"].as_str().map(str::to_owned))
+                .collect();
+            if want.is_subset(&got) || Instant::now() > deadline {
+                return by_id;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+// ---- the server --------------------------------------------------------------------------------------
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
+fn start(args: &[&str], data: &Path, ready: &str) -> Server {
+    let port = free_port();
+    let child = bin()
+        .arg("serve")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("CALLRECORDS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", ready, &[], "") {
+            return Server(child, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not start");
+}
+
+/// A minimal HTTP/1.1 client (one request per connection).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        extra.push_str("Content-Type: application/json\r\n");
+    }
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn subscription_body(url: &str) -> String {
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    json!({
+        "changeType": "created",
+        "notificationUrl": url,
+        "resource": "/communications/callRecords",
+        "expirationDateTime": expires.to_string(),
+        "clientState": "secret-state",
+    })
+    .to_string()
+}
+
+/// Every item is a `created` notification of subscription `sub` in `tenant`, shaped as Graph's.
+fn check_shape(item: &Value, sub: &str, tenant: &str) {
+    let id = item["resourceData"]["id"].as_str().unwrap();
+    assert_eq!(item["subscriptionId"], sub, "{item}");
+    assert_eq!(item["changeType"], "created", "{item}");
+    assert_eq!(item["clientState"], "secret-state", "{item}");
+    assert_eq!(item["tenantId"], tenant, "{item}");
+    assert_eq!(item["resource"], format!("communications/callRecords/{id}"));
+    assert_eq!(
+        item["resourceData"]["@odata.type"],
+        "#Microsoft.Graph.callRecord"
+    );
+    assert_eq!(
+        item["resourceData"]["@odata.id"],
+        format!("communications/callRecords/{id}")
+    );
+    assert!(item["subscriptionExpirationDateTime"].is_string());
+}
+
+// ---- kill -9 with notifications pending ---------------------------------------------------------------
+
+#[test]
+fn notifications_pending_at_a_sigkill_all_arrive_after_the_restart() {
+    const N: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let receiver = Receiver::default();
+    let url = receiver.start();
+    // A short lease: what was claimed (in flight) at the kill is claimable again 1 s later.
+    let args = ["--delivery-backoff", "200ms", "--delivery-lease", "1s"];
+    let mut server = start(&args, &data, "/healthz");
+    let port = server.1;
+
+    let (status, body) = http(
+        port,
+        "POST",
+        "/v1.0/subscriptions",
+        &[],
+        &subscription_body(&url),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let sub = json_of(&body)["id"].as_str().unwrap().to_owned();
+    assert_eq!(receiver.validations.load(Ordering::SeqCst), 1);
+
+    // The receiver goes down; records are ingested and acknowledged.
+    receiver.failing.store(true, Ordering::SeqCst);
+    let out = bin()
+        .args(["gen", "--count", &N.to_string(), "--seed", "21", "--small"])
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), N);
+    let ids: BTreeSet<String> = lines
+        .iter()
+        .map(|l| json_of(l)["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), N);
+    for chunk in lines.chunks(5) {
+        let h = [("Content-Type", "application/x-ndjson")];
+        let (status, body) =
+            http(port, "POST", "/ingest/callRecords", &h, &chunk.join("\n")).unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // Wait until all N notifications are queued and at least one attempt failed, then SIGKILL.
+    let deliveries = format!("/admin/subscriptions/{sub}/deliveries");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = http(port, "GET", &deliveries, &[], "").unwrap();
+        let v = json_of(&body);
+        if v["pending"] == N as u64 && receiver.refused.load(Ordering::SeqCst) > 0 {
+            assert_eq!(v["delivered"], 0, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "notifications not queued: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
+    assert!(
+        receiver.items().is_empty(),
+        "something was delivered while failing"
+    );
+
+    // The receiver recovers; the server restarts on the same data and delivers everything.
+    receiver.failing.store(false, Ordering::SeqCst);
+    let server = start(&args, &data, "/healthz");
+    let by_id = receiver.wait_for(&ids, 60);
+    let got: BTreeSet<String> = by_id
+        .values()
+        .map(|i| i["resourceData"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, ids, "records whose notification never arrived");
+    // One stable notification id per record (a redelivery repeats the id, never invents one).
+    assert_eq!(by_id.len(), N, "{by_id:?}");
+    for item in by_id.values() {
+        check_shape(item, &sub, "00000000-0000-0000-0000-000000000000");
+    }
+    // The debugging view agrees.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = http(server.1, "GET", &deliveries, &[], "").unwrap();
+        let v = json_of(&body);
+        if v["delivered"] == N as u64 {
+            assert_eq!(v["pending"], 0);
+            assert_eq!(v["dropped"], 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- serve --fake: advance, list, notify -------------------------------------------------------------
+
+const FAKE_TENANT: &str = "dc368399-474c-4d40-900c-6265431fd81f";
+const OTHER_TENANT: &str = "11111111-1111-4111-8111-111111111111";
+
+fn token(port: u16, tenant: &str) -> String {
+    let form = "grant_type=client_credentials&client_id=fake-client&client_secret=fake-secret\
+                &scope=https%3A%2F%2Fgraph.microsoft.com%2F.default";
+    let h = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/{tenant}/oauth2/v2.0/token"),
+        &h,
+        form,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    json_of(&body)["access_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn serve_fake_notifies_the_records_an_advance_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::default();
+    let url = receiver.start();
+    let args = [
+        "--fake",
+        "--speed",
+        "0",
+        "--rate",
+        "0.2",
+        "--start",
+        "2026-01-05T08:00:00Z",
+        "--seed",
+        "3",
+        "--tenant",
+        FAKE_TENANT,
+        "--tenant",
+        OTHER_TENANT,
+    ];
+    let s = start(&args, dir.path(), "/fake/state");
+    let bearer = format!("Bearer {}", token(s.1, FAKE_TENANT));
+    let auth = [("Authorization", bearer.as_str())];
+
+    // Subscriptions are Graph routes too: a token is needed.
+    let (status, _) = http(
+        s.1,
+        "POST",
+        "/v1.0/subscriptions",
+        &[],
+        &subscription_body(&url),
+    )
+    .unwrap();
+    assert_eq!(status, 401);
+    let (status, body) = http(
+        s.1,
+        "POST",
+        "/v1.0/subscriptions",
+        &auth,
+        &subscription_body(&url),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let sub = json_of(&body);
+    assert_eq!(sub["applicationId"], "fake-client", "{sub}");
+    let sub = sub["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(s.1, "GET", "/v1.0/subscriptions", &auth, "").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(json_of(&body)["value"][0]["id"], sub.as_str());
+    // Another tenant's token does not see it.
+    let other = format!("Bearer {}", token(s.1, OTHER_TENANT));
+    let (_, body) = http(
+        s.1,
+        "GET",
+        "/v1.0/subscriptions",
+        &[("Authorization", &other)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(json_of(&body)["value"], json!([]), "{body}");
+
+    let (status, body) = http(s.1, "POST", "/fake/advance?minutes=60", &[], "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        s.1,
+        "GET",
+        "/v1.0/communications/callRecords?$select=id",
+        &auth,
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let listed: BTreeSet<String> = json_of(&body)["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !listed.is_empty(),
+        "nothing published in an hour at 0.2 calls/min"
+    );
+    let by_id = receiver.wait_for(&listed, 30);
+    let notified: BTreeSet<String> = by_id
+        .values()
+        .map(|i| i["resourceData"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        notified, listed,
+        "every listed record is notified, nothing else"
+    );
+    for item in by_id.values() {
+        check_shape(item, &sub, FAKE_TENANT);
+    }
+}

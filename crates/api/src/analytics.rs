@@ -99,9 +99,22 @@ pub async fn summary_json(
             ))
         })?),
     };
+    let kind = match q.get("kind") {
+        None => None,
+        Some(k) if SUMMARY_KINDS.contains(&k.as_str()) => Some(k.as_str()),
+        Some(k) => {
+            return Err(ApiError::bad_input(format!(
+                "'kind' must be one of {}, not '{k}'.",
+                SUMMARY_KINDS.join(", ")
+            )));
+        }
+    };
     let key = group.map_or(OVERALL, GroupKey::name);
     let totals = quality.quality_totals(&ReadScope::All, window, key).await?;
-    let to_json = |v: serde_json::Value| v;
+    let to_json = |v: serde_json::Value| match kind {
+        Some(k) => only_kind(v, k),
+        None => v,
+    };
     Ok(match group {
         None => {
             let c = totals
@@ -118,9 +131,30 @@ pub async fn summary_json(
                     summary: counts_of(&c).summary(from.clone(), until.clone()),
                 })
                 .collect();
+            let groups = groups
+                .into_iter()
+                .map(|g| serde_json::to_value(g).map(to_json))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ApiError::internal)?;
             json!({ "groups": groups })
         }
     })
+}
+
+/// The stream kinds `summary?kind=` (and `callrecords quality --kind`) select.
+pub const SUMMARY_KINDS: [&str; 3] = ["audio", "video", "vbss"];
+
+/// `kind=K`: the summary object with `"kind": K` and only K under `streams`. Sessions and calls are
+/// unchanged: CQD defines a poor leg / call by its AUDIO streams and failures by the session's
+/// `failureInfo`, whatever kind is looked at (docs/decisions.md, "Call quality").
+fn only_kind(mut v: serde_json::Value, kind: &str) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        if let Some(serde_json::Value::Object(streams)) = o.get_mut("streams") {
+            streams.retain(|k, _| k == kind);
+        }
+        o.insert("kind".into(), kind.into());
+    }
+    v
 }
 
 async fn summary(

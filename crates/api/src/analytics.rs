@@ -9,11 +9,12 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use callrecords_quality::{BuildingMap, COUNTS_LEN, Counts, Group, GroupKey};
 use callrecords_store::quality::{OVERALL, QualityStore, QualityWindow, StreamFilter};
 use callrecords_store::{ReadScope, Store};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState, derive};
 
@@ -23,17 +24,21 @@ pub const MAX_PAGE: usize = 1000;
 /// CQD's Missing Subnet threshold.
 pub const MISSING_SUBNET_MIN_AUDIO: u64 = 10;
 
+/// `/analytics/v1/...` routes, each registered with its OpenAPI operation (so the router and
+/// `/analytics/v1/openapi.json` list the same routes; [`crate::openapi`]).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(streams))
+        .routes(routes!(call))
+        .routes(routes!(get_buildings, put_buildings))
+        .routes(routes!(missing_subnets))
+        .routes(routes!(crate::openapi::openapi_json))
+}
+
 /// `/analytics/v1/...` routes.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/v1/summary", get(summary))
-        .route("/analytics/v1/streams", get(streams))
-        .route("/analytics/v1/calls/{id}", get(call))
-        .route(
-            "/analytics/v1/buildings",
-            get(get_buildings).put(put_buildings),
-        )
-        .route("/analytics/v1/missingSubnets", get(missing_subnets))
+    api_routes().split_for_parts().0
 }
 
 fn json_response(body: String) -> Response {
@@ -157,6 +162,21 @@ fn only_kind(mut v: serde_json::Value, kind: &str) -> serde_json::Value {
     v
 }
 
+/// CQD summary: poor stream rates per kind, poor sessions and calls, setup and drop failure rates, over
+/// the latest version of each record whose `startDateTime` is in [`from`, `until`); grouped with
+/// `groupBy` (`{"groups": [{"key", …}]}`), one stream kind with `kind`.
+#[utoipa::path(get, path = "/analytics/v1/summary", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day (YYYY-MM-DD, UTC midnight) or RFC 3339 instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant (exclusive)."),
+        ("groupBy" = Option<String>, Query, description = "Group key."),
+        ("kind" = Option<String>, Query, description = "Only this stream kind under `streams`; sessions and calls unchanged."),
+    ),
+    responses(
+        (status = 200, description = "The summary object (or `{\"groups\": [...]}`).", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn summary(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -165,6 +185,22 @@ async fn summary(
     Ok(json_response(v.to_string()))
 }
 
+/// Stream rows of the latest versions, paged (`@odata.nextLink`), with filters.
+#[utoipa::path(get, path = "/analytics/v1/streams", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day or instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant."),
+        ("kind" = Option<String>, Query, description = "audio, video, vbss, appSharing or other."),
+        ("class" = Option<String>, Query, description = "good, poor or unclassified."),
+        ("recordId" = Option<String>, Query, description = "Only this record's streams."),
+        ("$top" = Option<usize>, Query, description = "Page size, 1..1000 (default 100)."),
+        ("$skiptoken" = Option<String>, Query, description = "From a previous page's `@odata.nextLink`."),
+    ),
+    responses(
+        (status = 200, description = "`{\"value\": [stream rows], \"@odata.nextLink\"?}`.", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn streams(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -244,6 +280,14 @@ async fn streams(
     Ok(json_response(body))
 }
 
+/// Every stream of one record's served version, with its class and reasons.
+#[utoipa::path(get, path = "/analytics/v1/calls/{id}", tag = "analytics",
+    params(("id" = String, Path, description = "The call record id.")),
+    responses(
+        (status = 200, description = "`{\"id\", \"version\", \"streams\": [stream rows]}`.", body = Object),
+        (status = 404, description = "No such record.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let quality = ready(state.store.as_ref()).await?;
     let head = state
@@ -267,6 +311,12 @@ async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     )))
 }
 
+/// The CQD building file in force, as uploaded.
+#[utoipa::path(get, path = "/analytics/v1/buildings", tag = "analytics",
+    responses(
+        (status = 200, description = "The building file.", body = String, content_type = "text/csv"),
+        (status = 404, description = "No building file was uploaded.", body = crate::openapi::GraphError),
+    ))]
 async fn get_buildings(State(state): State<AppState>) -> Result<Response, ApiError> {
     let q = state
         .store
@@ -285,6 +335,14 @@ pub fn check_buildings(text: &str) -> Result<BuildingMap, ApiError> {
     BuildingMap::parse(text).map_err(|e| ApiError::bad_input(e.to_string()))
 }
 
+/// Replace the CQD building file (CSV or TSV, no header, 14 or 15 columns) and derive building slicers
+/// again; a bad file is rejected whole, every bad row named.
+#[utoipa::path(put, path = "/analytics/v1/buildings", tag = "analytics",
+    request_body(content = String, content_type = "text/csv", description = "CQD building file."),
+    responses(
+        (status = 200, description = "`{\"buildings\": rows}`.", body = Object),
+        (status = 400, description = "Rejected rows, by line.", body = crate::openapi::GraphError),
+    ))]
 async fn put_buildings(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -301,6 +359,17 @@ async fn put_buildings(
     ))
 }
 
+/// CQD's Missing Subnet report: subnets with at least 10 audio streams that no building row covers.
+#[utoipa::path(get, path = "/analytics/v1/missingSubnets", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day or instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant."),
+    ),
+    responses(
+        (status = 200, description = "`{\"value\": [{\"subnet\", \"audioStreams\"}]}`.", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn missing_subnets(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,

@@ -9,11 +9,12 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use callrecords_quality::{BuildingMap, COUNTS_LEN, Counts, Group, GroupKey};
 use callrecords_store::quality::{OVERALL, QualityStore, QualityWindow, StreamFilter};
 use callrecords_store::{ReadScope, Store};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState, derive};
 
@@ -23,17 +24,21 @@ pub const MAX_PAGE: usize = 1000;
 /// CQD's Missing Subnet threshold.
 pub const MISSING_SUBNET_MIN_AUDIO: u64 = 10;
 
+/// `/analytics/v1/...` routes, each registered with its OpenAPI operation (so the router and
+/// `/analytics/v1/openapi.json` list the same routes; [`crate::openapi`]).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(streams))
+        .routes(routes!(call))
+        .routes(routes!(get_buildings, put_buildings))
+        .routes(routes!(missing_subnets))
+        .routes(routes!(crate::openapi::openapi_json))
+}
+
 /// `/analytics/v1/...` routes.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/v1/summary", get(summary))
-        .route("/analytics/v1/streams", get(streams))
-        .route("/analytics/v1/calls/{id}", get(call))
-        .route(
-            "/analytics/v1/buildings",
-            get(get_buildings).put(put_buildings),
-        )
-        .route("/analytics/v1/missingSubnets", get(missing_subnets))
+    api_routes().split_for_parts().0
 }
 
 fn json_response(body: String) -> Response {
@@ -99,9 +104,22 @@ pub async fn summary_json(
             ))
         })?),
     };
+    let kind = match q.get("kind") {
+        None => None,
+        Some(k) if SUMMARY_KINDS.contains(&k.as_str()) => Some(k.as_str()),
+        Some(k) => {
+            return Err(ApiError::bad_input(format!(
+                "'kind' must be one of {}, not '{k}'.",
+                SUMMARY_KINDS.join(", ")
+            )));
+        }
+    };
     let key = group.map_or(OVERALL, GroupKey::name);
     let totals = quality.quality_totals(&ReadScope::All, window, key).await?;
-    let to_json = |v: serde_json::Value| v;
+    let to_json = |v: serde_json::Value| match kind {
+        Some(k) => only_kind(v, k),
+        None => v,
+    };
     Ok(match group {
         None => {
             let c = totals
@@ -118,11 +136,47 @@ pub async fn summary_json(
                     summary: counts_of(&c).summary(from.clone(), until.clone()),
                 })
                 .collect();
+            let groups = groups
+                .into_iter()
+                .map(|g| serde_json::to_value(g).map(to_json))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ApiError::internal)?;
             json!({ "groups": groups })
         }
     })
 }
 
+/// The stream kinds `summary?kind=` (and `callrecords quality --kind`) select.
+pub const SUMMARY_KINDS: [&str; 3] = ["audio", "video", "vbss"];
+
+/// `kind=K`: the summary object with `"kind": K` and only K under `streams`. Sessions and calls are
+/// unchanged: CQD defines a poor leg / call by its AUDIO streams and failures by the session's
+/// `failureInfo`, whatever kind is looked at (docs/decisions.md, "Call quality").
+fn only_kind(mut v: serde_json::Value, kind: &str) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        if let Some(serde_json::Value::Object(streams)) = o.get_mut("streams") {
+            streams.retain(|k, _| k == kind);
+        }
+        o.insert("kind".into(), kind.into());
+    }
+    v
+}
+
+/// CQD summary: poor stream rates per kind, poor sessions and calls, setup and drop failure rates, over
+/// the latest version of each record whose `startDateTime` is in [`from`, `until`); grouped with
+/// `groupBy` (`{"groups": [{"key", …}]}`), one stream kind with `kind`.
+#[utoipa::path(get, path = "/analytics/v1/summary", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day (YYYY-MM-DD, UTC midnight) or RFC 3339 instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant (exclusive)."),
+        ("groupBy" = Option<String>, Query, description = "Group key."),
+        ("kind" = Option<String>, Query, description = "Only this stream kind under `streams`; sessions and calls unchanged."),
+    ),
+    responses(
+        (status = 200, description = "The summary object (or `{\"groups\": [...]}`).", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn summary(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -131,6 +185,22 @@ async fn summary(
     Ok(json_response(v.to_string()))
 }
 
+/// Stream rows of the latest versions, paged (`@odata.nextLink`), with filters.
+#[utoipa::path(get, path = "/analytics/v1/streams", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day or instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant."),
+        ("kind" = Option<String>, Query, description = "audio, video, vbss, appSharing or other."),
+        ("class" = Option<String>, Query, description = "good, poor or unclassified."),
+        ("recordId" = Option<String>, Query, description = "Only this record's streams."),
+        ("$top" = Option<usize>, Query, description = "Page size, 1..1000 (default 100)."),
+        ("$skiptoken" = Option<String>, Query, description = "From a previous page's `@odata.nextLink`."),
+    ),
+    responses(
+        (status = 200, description = "`{\"value\": [stream rows], \"@odata.nextLink\"?}`.", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn streams(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -210,6 +280,14 @@ async fn streams(
     Ok(json_response(body))
 }
 
+/// Every stream of one record's served version, with its class and reasons.
+#[utoipa::path(get, path = "/analytics/v1/calls/{id}", tag = "analytics",
+    params(("id" = String, Path, description = "The call record id.")),
+    responses(
+        (status = 200, description = "`{\"id\", \"version\", \"streams\": [stream rows]}`.", body = Object),
+        (status = 404, description = "No such record.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let quality = ready(state.store.as_ref()).await?;
     let head = state
@@ -233,6 +311,12 @@ async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     )))
 }
 
+/// The CQD building file in force, as uploaded.
+#[utoipa::path(get, path = "/analytics/v1/buildings", tag = "analytics",
+    responses(
+        (status = 200, description = "The building file.", body = String, content_type = "text/csv"),
+        (status = 404, description = "No building file was uploaded.", body = crate::openapi::GraphError),
+    ))]
 async fn get_buildings(State(state): State<AppState>) -> Result<Response, ApiError> {
     let q = state
         .store
@@ -251,6 +335,14 @@ pub fn check_buildings(text: &str) -> Result<BuildingMap, ApiError> {
     BuildingMap::parse(text).map_err(|e| ApiError::bad_input(e.to_string()))
 }
 
+/// Replace the CQD building file (CSV or TSV, no header, 14 or 15 columns) and derive building slicers
+/// again; a bad file is rejected whole, every bad row named.
+#[utoipa::path(put, path = "/analytics/v1/buildings", tag = "analytics",
+    request_body(content = String, content_type = "text/csv", description = "CQD building file."),
+    responses(
+        (status = 200, description = "`{\"buildings\": rows}`.", body = Object),
+        (status = 400, description = "Rejected rows, by line.", body = crate::openapi::GraphError),
+    ))]
 async fn put_buildings(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -267,6 +359,17 @@ async fn put_buildings(
     ))
 }
 
+/// CQD's Missing Subnet report: subnets with at least 10 audio streams that no building row covers.
+#[utoipa::path(get, path = "/analytics/v1/missingSubnets", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Records starting on or after this day or instant."),
+        ("until" = Option<String>, Query, description = "Records starting before this day or instant."),
+    ),
+    responses(
+        (status = 200, description = "`{\"value\": [{\"subnet\", \"audioStreams\"}]}`.", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn missing_subnets(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,

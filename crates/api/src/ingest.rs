@@ -10,18 +10,32 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use axum::routing::post;
 use callrecords_ingest::{IngestError, IngestOptions, Ingestor, ItemResult, Tally};
 use callrecords_model::LogKind;
 use callrecords_model::reader::{RawItem, RecordKind, read_items};
 use serde::Serialize;
 use serde::ser::SerializeMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState, Config};
 
+/// `/ingest/...` routes, with their OpenAPI operation ([`crate::openapi`]).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ingest))
+}
+
 /// `/ingest/...` routes.
 pub fn routes(_config: &Config) -> Router<AppState> {
-    Router::new().route("/ingest/{kind}", post(ingest))
+    api_routes().split_for_parts().0
+}
+
+/// The path segments `/ingest/{kind}` accepts: `callRecords` and one per log-row kind.
+pub fn kinds() -> Vec<String> {
+    std::iter::once("callRecords".to_owned())
+        .chain(LogKind::ALL.iter().map(|k| format!("{}s", k.cli_name())))
+        .filter(|s| kind_from_path(s).is_some())
+        .collect()
 }
 
 fn kind_from_path(segment: &str) -> Option<RecordKind> {
@@ -32,6 +46,23 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
     name.parse::<LogKind>().ok().map(RecordKind::Log)
 }
 
+/// Store call records (`callRecords`) or log rows: one JSON object, a Graph page, or NDJSON, optionally
+/// gzip (`Content-Encoding: gzip`). Answered after the commit is on disk, with one result per item.
+#[utoipa::path(post, path = "/ingest/{kind}", tag = "ingest",
+    params(
+        ("kind" = String, Path, description = "callRecords or a log-row kind (plural)."),
+        ("tenantId" = Option<String>, Query, description = "The tenant the items belong to (default: the nil GUID)."),
+        ("fromDateTime" = Option<String>, Query, description = "pstnOnlineMeetingDialouts: the report period's start."),
+        ("toDateTime" = Option<String>, Query, description = "pstnOnlineMeetingDialouts: the report period's end."),
+    ),
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "One JSON object, a Graph collection page (`value`), or NDJSON; `application/json` too."),
+    responses(
+        (status = 200, description = "`{\"kind\", \"counts\", \"results\"}`.", body = Object),
+        (status = 400, description = "The body holds no records or is not JSON.", body = crate::openapi::GraphError),
+        (status = 404, description = "Unknown kind.", body = crate::openapi::GraphError),
+        (status = 413, description = "The body is over the ingest limit.", body = crate::openapi::GraphError),
+    ))]
 async fn ingest(
     State(state): State<AppState>,
     Path(segment): Path<String>,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod graph;
 pub mod ingest;
 mod middleware;
+pub mod openapi;
 pub mod scope;
 pub mod subscriptions;
 

@@ -273,3 +273,120 @@ async fn buildings_put_get_errors_and_missing_subnets() {
     let n = env.get("/analytics/v1/summary?groupBy=network").await;
     assert_eq!(n["groups"][0]["key"], "wifi/inside", "{n}");
 }
+
+/// A record with an audio, a video and a VBSS stream in one session, on another subnet and device.
+fn av_rec(id: &str, day: &str, frame_rate: f64, vbss_rate: f64) -> Value {
+    let media = |label: &str, stream: Value| {
+        json!({"label": label,
+               "callerNetwork": {"subnet": "10.0.2.0", "ipAddress": "10.0.2.9", "connectionType": "wired"},
+               "callerDevice": {"captureDeviceName": "Headset X"},
+               "streams": [stream]})
+    };
+    json!({"id": id, "version": 1, "type": "groupCall", "modalities": ["audio", "video", "screenSharing"],
+           "lastModifiedDateTime": format!("{day}T10:00:00Z"),
+           "startDateTime": format!("{day}T09:00:00Z"), "endDateTime": format!("{day}T10:00:00Z"),
+           "joinWebUrl": format!("https://teams/{id}"),
+           "sessions": [{"id": format!("{id}-s"), "caller": user("v1"), "callee": mcu(),
+               "startDateTime": format!("{day}T09:00:00Z"),
+               "segments": [{"id": format!("{id}-g"), "startDateTime": format!("{day}T09:00:00Z"),
+                   "caller": user("v1"), "callee": mcu(),
+                   "media": [
+                       media("main-audio", json!({"streamId": "a", "streamDirection": "callerToCallee", "averageJitter": "PT0.031S"})),
+                       media("main-video", json!({"streamId": "v", "streamDirection": "callerToCallee", "averageVideoFrameRate": frame_rate})),
+                       media("applicationsharing-video", json!({"streamId": "b", "streamDirection": "callerToCallee", "averageVideoFrameRate": vbss_rate}))]}]}]})
+}
+
+#[tokio::test]
+async fn summary_kind_filter_every_group_key_and_bad_parameters() {
+    let env = env();
+    let mut records = corpus();
+    records.push(av_rec("v", "2026-01-12", 6.5, 2.0));
+    records.push(av_rec("w", "2026-02-02", 7.0, 1.5));
+    env.ingest(&records).await;
+    let building_file = "10.0.1.0,Net,24,HQ,Own,Office,Open,Oslo,0150,NO,Oslo,EMEA,1,0,0\n\
+                         10.0.0.0,Campus,16,Campus,Own,Office,Open,Oslo,0150,NO,Oslo,EMEA,0,0\n";
+    let (s, t) = env
+        .send(Method::PUT, "/analytics/v1/buildings", building_file.into())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let map = callrecords_quality::BuildingMap::parse(building_file).unwrap();
+    let typed = typed(&records);
+
+    // Every group key of the issue, over HTTP, equals the quality crate's grouping of the same records.
+    let mut distinct = 0;
+    for key in callrecords_quality::GroupKey::ALL {
+        let got = env
+            .get(&format!("/analytics/v1/summary?groupBy={}", key.name()))
+            .await;
+        let want = callrecords_quality::group_by(key, &typed, Some(&map), None, None);
+        assert_eq!(
+            got,
+            json!({"groups": serde_json::to_value(&want).unwrap()}),
+            "{key:?}"
+        );
+        distinct += usize::from(want.len() > 1);
+    }
+    // The corpus really splits under most keys (not one group everywhere).
+    assert!(distinct >= 8, "{distinct}");
+    let days = env.get("/analytics/v1/summary?groupBy=month").await;
+    let keys: Vec<&str> = days["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["2026-01", "2026-02"]);
+
+    // kind: only that kind under `streams`, sessions and calls as without the filter.
+    let all = env.get("/analytics/v1/summary").await;
+    for kind in ["audio", "video", "vbss"] {
+        let got = env.get(&format!("/analytics/v1/summary?kind={kind}")).await;
+        assert_eq!(got["kind"], kind);
+        let streams = got["streams"].as_object().unwrap();
+        assert_eq!(streams.keys().collect::<Vec<_>>(), [kind]);
+        assert_eq!(got["streams"][kind], all["streams"][kind]);
+        assert_eq!(got["sessions"], all["sessions"]);
+        assert_eq!(got["calls"], all["calls"]);
+        assert_eq!(got["records"], all["records"]);
+    }
+    // Hand-checked: video 6.5 fps < 7 is Poor, 7.0 is Good; VBSS 2.0 is Good, 1.5 < 2 is Poor.
+    assert_eq!(all["streams"]["video"]["poor"], 1);
+    assert_eq!(all["streams"]["video"]["good"], 1);
+    assert_eq!(all["streams"]["vbss"]["poor"], 1);
+    assert_eq!(
+        all["streams"]["vbss"]["poorDueTo"]["averageVideoFrameRate"],
+        1
+    );
+    // kind with groupBy and a window.
+    let g = env
+        .get("/analytics/v1/summary?kind=video&groupBy=device&from=2026-01-10&until=2026-02-01")
+        .await;
+    let groups = g["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{g}");
+    assert_eq!(groups[0]["key"], "Headset X");
+    assert_eq!(groups[0]["kind"], "video");
+    assert_eq!(groups[0]["from"], "2026-01-10");
+    assert_eq!(groups[0]["streams"]["video"]["poor"], 1);
+    assert!(groups[0]["streams"].get("audio").is_none());
+
+    // Bad values: Graph-format 400s naming the parameter.
+    for (uri, names) in [
+        ("/analytics/v1/summary?kind=appsharing", "kind"),
+        ("/analytics/v1/summary?kind=", "kind"),
+        ("/analytics/v1/summary?from=yesterday", "from"),
+        ("/analytics/v1/summary?until=2026-13-01", "until"),
+        ("/analytics/v1/summary?groupBy=client-version", "groupBy"),
+        ("/analytics/v1/summary?groupBy=day&kind=Audio", "kind"),
+    ] {
+        let (s, t) = env.send(Method::GET, uri, String::new()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {t}");
+        let e: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(e["error"]["code"], "BadRequest", "{uri}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(names),
+            "{uri}: {t}"
+        );
+        assert!(e["error"]["innerError"]["request-id"].is_string(), "{t}");
+        assert!(e["error"]["innerError"]["date"].is_string(), "{t}");
+    }
+}

@@ -41,12 +41,14 @@ pub struct QualityArgs {
     /// Records starting before this day or instant.
     #[arg(long)]
     until: Option<String>,
-    /// Group by day, week, month, building, subnet, network, platform, clientVersion, device, user, meeting.
+    /// Group by day, week, month, building, subnet, network, platform, client-version, device, user,
+    /// meeting (the HTTP API's camelCase `clientVersion` is accepted too).
     #[arg(long = "group-by")]
     group_by: Option<String>,
-    /// The stream kind the table / CSV columns show (JSON always has every kind).
-    #[arg(long, default_value = "audio", value_parser = ["audio", "video", "vbss"])]
-    kind: String,
+    /// Only this stream kind: JSON keeps just it under `streams` (with `"kind"`), the table / CSV
+    /// columns show it (default audio; without `--kind` JSON has every kind).
+    #[arg(long, value_parser = ["audio", "video", "vbss"])]
+    kind: Option<String>,
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     format: String,
 }
@@ -68,6 +70,23 @@ fn fmt_rate(v: &Value) -> String {
         .map_or_else(|| "-".to_owned(), |r| format!("{:.2}%", r * 100.0))
 }
 
+/// `client-version` → `clientVersion` (the CLI spelling → the API's group key names).
+fn camel_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async move {
@@ -86,7 +105,10 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
             q.insert("until".to_owned(), u.clone());
         }
         if let Some(g) = &args.group_by {
-            q.insert("groupBy".to_owned(), g.clone());
+            q.insert("groupBy".to_owned(), camel_case(g));
+        }
+        if let Some(k) = &args.kind {
+            q.insert("kind".to_owned(), k.clone());
         }
         let v = callrecords_api::analytics::summary_json(&store, &q)
             .await
@@ -103,7 +125,7 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
                 .collect(),
             None => vec![("all".to_owned(), v)],
         };
-        let k = args.kind.as_str();
+        let k = args.kind.as_deref().unwrap_or("audio");
         let header = [
             "key",
             "records",

@@ -164,3 +164,227 @@ fn buildings_import_rejects_bad_rows() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn typed_latest(ndjson: &str) -> Vec<callrecords_model::CallRecord> {
+    ndjson
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn gen_and_import(dir: &std::path::Path, data: &str, args: &[&str]) -> String {
+    let text = run(&[&["gen"], args].concat());
+    let file = dir.join("gen.ndjson");
+    std::fs::write(&file, &text).unwrap();
+    run(&["import", "--data", data, file.to_str().unwrap()]);
+    text
+}
+
+/// `quality --group-by` with every key of the issue (CLI spelling), `--kind`, and rejected values, over a
+/// generated corpus with a building file: the JSON equals the quality crate's grouping of the same records.
+#[test]
+fn quality_every_group_key_and_kind_over_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let text = gen_and_import(
+        dir.path(),
+        data,
+        &["--count", "300", "--seed", "7", "--small"],
+    );
+    let buildings = "10.0.0.0,Corp,8,Campus,Own,Office,Open,Oslo,0150,NO,Oslo,EMEA,1,0,0\n\
+                     10.71.0.0,B71,16,Building 71,Own,Office,Open,Oslo,0150,NO,Oslo,EMEA,1,1\n";
+    let bfile = dir.path().join("b.csv");
+    std::fs::write(&bfile, buildings).unwrap();
+    run(&[
+        "buildings",
+        "import",
+        bfile.to_str().unwrap(),
+        "--data",
+        data,
+    ]);
+    let map = callrecords_quality::BuildingMap::parse(buildings).unwrap();
+    let typed = typed_latest(&text);
+    for (cli, key) in [
+        ("day", "day"),
+        ("week", "week"),
+        ("month", "month"),
+        ("building", "building"),
+        ("subnet", "subnet"),
+        ("network", "network"),
+        ("platform", "platform"),
+        ("client-version", "clientVersion"),
+        ("device", "device"),
+        ("user", "user"),
+        ("meeting", "meeting"),
+    ] {
+        let key = callrecords_quality::GroupKey::from_name(key).unwrap();
+        let got: Value = serde_json::from_str(&run(&[
+            "quality",
+            "--data",
+            data,
+            "--format",
+            "json",
+            "--group-by",
+            cli,
+        ]))
+        .unwrap();
+        let want = callrecords_quality::group_by(key, &typed, Some(&map), None, None);
+        assert!(want.len() > 1 || cli == "month", "{cli}: one group only");
+        assert_eq!(
+            got,
+            json!({"groups": serde_json::to_value(&want).unwrap()}),
+            "{cli}"
+        );
+        // The table and CSV forms print one line per group (plus the header).
+        let csv = run(&[
+            "quality",
+            "--data",
+            data,
+            "--format",
+            "csv",
+            "--group-by",
+            cli,
+        ]);
+        assert_eq!(csv.lines().count(), want.len() + 1, "{cli}: {csv}");
+    }
+    let buildings_seen: Value = serde_json::from_str(&run(&[
+        "quality",
+        "--data",
+        data,
+        "--format",
+        "json",
+        "--group-by",
+        "building",
+    ]))
+    .unwrap();
+    let keys: Vec<&Value> = buildings_seen["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["key"])
+        .collect();
+    assert!(keys.contains(&&json!("Building 71")), "{keys:?}");
+    assert!(keys.contains(&&json!("Campus")), "{keys:?}");
+
+    // --kind keeps one kind under "streams", the rest as without it.
+    let all: Value =
+        serde_json::from_str(&run(&["quality", "--data", data, "--format", "json"])).unwrap();
+    assert_eq!(
+        all,
+        serde_json::to_value(callrecords_quality::summarize(&typed, None, None)).unwrap()
+    );
+    for kind in ["audio", "video", "vbss"] {
+        let got: Value = serde_json::from_str(&run(&[
+            "quality", "--data", data, "--format", "json", "--kind", kind,
+        ]))
+        .unwrap();
+        assert_eq!(got["kind"], kind);
+        assert_eq!(got["streams"].as_object().unwrap().len(), 1);
+        assert_eq!(got["streams"][kind], all["streams"][kind]);
+        assert_eq!(got["sessions"], all["sessions"]);
+        let csv = run(&["quality", "--data", data, "--format", "csv", "--kind", kind]);
+        assert!(
+            csv.starts_with(&format!("key,records,{kind}Streams")),
+            "{csv}"
+        );
+    }
+    assert!(all["streams"]["audio"]["poor"].as_u64().unwrap() > 0);
+
+    // Rejected values: non-zero exit, the bad value named, nothing on stdout.
+    for args in [
+        &["--group-by", "clientversion"][..],
+        &["--kind", "appSharing"],
+        &["--since", "yesterday"],
+        &["--until", "2026-02-30"],
+    ] {
+        let out = bin()
+            .args([&["quality", "--data", data, "--format", "json"], args].concat())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(args[1]), "{args:?}: {err}");
+    }
+}
+
+/// kill -9 while `callrecords quality` is deriving (a few batches committed, more to go), then run it
+/// again: the derivation converges on exactly the numbers a full `quality rebuild` gives, which are the
+/// quality crate's own summary of the imported records.
+#[test]
+fn sigkill_mid_derivation_converges_to_the_rebuild() {
+    use callrecords_store::Store;
+    use callrecords_store::quality::QUALITY_CONSUMER;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let text = gen_and_import(
+        dir.path(),
+        data,
+        &["--count", "800", "--seed", "11", "--small"],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = callrecords_store_sqlite::SqliteStore::open(&data_dir).unwrap();
+    let progress = || {
+        rt.block_on(async {
+            let c = store.consumer_cursor(QUALITY_CONSUMER).await.unwrap();
+            let rest = store.changes_after(c, 1).await.unwrap().len();
+            (c, rest)
+        })
+    };
+    assert_eq!(progress().0, 0);
+
+    let mut child = bin()
+        .args(["quality", "--data", data, "--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let killed_at = loop {
+        let (c, rest) = progress();
+        if c > 0 {
+            child.kill().unwrap(); // SIGKILL
+            break (c, rest);
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the deriver finished before any progress was seen"
+        );
+        assert!(Instant::now() < deadline, "no progress in 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.wait().unwrap();
+    let (cursor, _) = progress();
+    assert!(
+        cursor >= killed_at.0 && killed_at.1 > 0,
+        "the kill came after the whole feed was derived; the test proves nothing"
+    );
+    let (_, rest) = progress();
+    assert!(rest > 0, "nothing was left to derive after the kill");
+
+    let summary = |extra: &[&str]| -> Value {
+        serde_json::from_str(&run(&[
+            &["quality", "--data", data, "--format", "json"],
+            extra,
+        ]
+        .concat()))
+        .unwrap()
+    };
+    let converged = summary(&[]);
+    let converged_days = summary(&["--group-by", "day"]);
+    assert_eq!(progress().1, 0, "the second run did not drain the feed");
+    run(&["quality", "rebuild", "--data", data]);
+    assert_eq!(summary(&[]), converged);
+    assert_eq!(summary(&["--group-by", "day"]), converged_days);
+    let typed = typed_latest(&text);
+    assert_eq!(
+        converged,
+        serde_json::to_value(callrecords_quality::summarize(&typed, None, None)).unwrap()
+    );
+    assert!(converged["records"].as_u64().unwrap() > 500);
+}

@@ -365,22 +365,31 @@ impl BuildingMap {
             .map(|&i| &self.rows[i])
     }
 
-    /// Fills building, inside/outside corp, VPN and ExpressRoute of one endpoint's slicers from its subnet
-    /// (else its IP address). Without a covering row: no building, Outside, VPN/ExpressRoute unknown.
+    /// The row covering an endpoint: looked up by its `subnet`, or by its `ipAddress` only when the
+    /// `subnet` is ABSENT (call-quality.md: "by its `subnet` (or by its `ipAddress` when `subnet` is
+    /// absent)"). A subnet that no row covers is not rescued by the IP address: CQD joins on the subnet,
+    /// and such a subnet is what its Missing Subnet report lists.
+    pub fn lookup_endpoint(&self, e: &EndpointSlicers) -> Option<&Building> {
+        match (e.subnet.as_deref(), e.ip_address.as_deref()) {
+            (Some(s), _) => self.lookup(s),
+            (None, Some(ip)) => self.lookup(ip),
+            (None, None) => None,
+        }
+    }
+
+    /// Fills building, inside/outside corp, VPN and ExpressRoute of one endpoint's slicers from the row
+    /// [`BuildingMap::lookup_endpoint`] finds. An empty or missing `VPN` column reads as 0 (CQD: "The VPN
+    /// column is optional and will default to 0"). Without a covering row: no building, Outside,
+    /// VPN/ExpressRoute unknown.
     pub fn apply(&self, e: &mut EndpointSlicers) {
-        let b = e
-            .subnet
-            .as_deref()
-            .and_then(|s| self.lookup(s))
-            .or_else(|| e.ip_address.as_deref().and_then(|s| self.lookup(s)));
-        match b {
+        match self.lookup_endpoint(e) {
             Some(b) => {
                 e.corp = if b.inside_corp {
                     Corp::Inside
                 } else {
                     Corp::Outside
                 };
-                e.vpn = b.vpn;
+                e.vpn = Some(b.vpn.unwrap_or(false));
                 e.express_route = Some(b.express_route);
                 e.building = Some(b.clone());
             }
@@ -437,12 +446,7 @@ impl MissingSubnets {
             let Some(subnet) = e.subnet.as_deref().or(e.ip_address.as_deref()) else {
                 continue;
             };
-            let covered = e.subnet.as_deref().and_then(|s| map.lookup(s)).is_some()
-                || e.ip_address
-                    .as_deref()
-                    .and_then(|s| map.lookup(s))
-                    .is_some();
-            if !covered {
+            if map.lookup_endpoint(e).is_none() {
                 *self.counts.entry(subnet.to_owned()).or_default() += 1;
             }
         }
@@ -615,12 +619,27 @@ mod tests {
         m.apply(&mut e);
         assert_eq!(e.corp, Corp::Inside);
         assert_eq!(e.building.as_ref().unwrap().building_name, "Building 1");
-        assert_eq!(e.vpn, None);
+        // The row's VPN column is empty: CQD's default 0.
+        assert_eq!(e.vpn, Some(false));
         assert_eq!(e.express_route, Some(true));
         e.subnet = Some("192.168.5.0".into());
         m.apply(&mut e);
         assert_eq!(e.building.as_ref().unwrap().building_name, "VPN");
         assert_eq!(e.vpn, Some(true));
+        // A subnet is present but no row covers it: the (covered) IP address does not count.
+        e.subnet = Some("172.31.0.0".into());
+        e.ip_address = Some("10.0.1.7".into());
+        m.apply(&mut e);
+        assert!(e.building.is_none());
+        assert_eq!(e.corp, Corp::Outside);
+        assert_eq!((e.vpn, e.express_route), (None, None));
+        // An explicit null subnet is absent: the IP decides.
+        let mut e: EndpointSlicers = EndpointSlicers {
+            ip_address: Some("10.0.1.7".into()),
+            ..EndpointSlicers::default()
+        };
+        m.apply(&mut e);
+        assert_eq!(e.building.as_ref().unwrap().building_name, "Building 1");
     }
 
     #[test]
@@ -653,9 +672,15 @@ mod tests {
             rows.streams
                 .push(row(Some("192.168.2.0"), None, "main-audio"));
         }
-        // The subnet is not covered but the IP is: covered.
-        rows.streams
-            .push(row(Some("192.168.3.0"), Some("10.0.0.1"), "main-audio"));
+        // The subnet is not covered but the IP is: still missing (the subnet decides when present).
+        for _ in 0..10 {
+            rows.streams
+                .push(row(Some("192.168.3.0"), Some("10.0.0.1"), "main-audio"));
+        }
+        // No subnet, the IP is covered: covered.
+        for _ in 0..10 {
+            rows.streams.push(row(None, Some("10.0.0.1"), "main-audio"));
+        }
         let mut m = MissingSubnets::new();
         m.add_rows(&rows, &map);
         let report = m.finish(10);
@@ -668,6 +693,10 @@ mod tests {
                 },
                 MissingSubnet {
                     subnet: "192.168.1.0".into(),
+                    audio_streams: 10
+                },
+                MissingSubnet {
+                    subnet: "192.168.3.0".into(),
                     audio_streams: 10
                 },
             ]

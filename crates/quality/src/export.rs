@@ -476,7 +476,7 @@ fn endpoint_columns<R: 'static>(e: fn(&R) -> &EndpointSlicers) -> Vec<Column<R>>
             "vpn",
             Boolean,
             true,
-            "The building row's `VPN` column; empty without a row or when the column is empty.",
+            "The building row's `VPN` column (`false` when the column is empty or missing: CQD's default 0); empty without a row.",
             move |r| b(e(r).vpn),
         ),
         col(

@@ -17,6 +17,7 @@ pub mod ingest;
 mod middleware;
 pub mod scope;
 pub mod subscriptions;
+pub mod sync_admin;
 
 use std::sync::Arc;
 
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(subscriptions::routes())
         .merge(analytics::routes())
+        .merge(sync_admin::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

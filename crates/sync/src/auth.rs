@@ -90,6 +90,11 @@ fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
     STANDARD.decode(body).ok()
 }
 
+/// The app-only scope of a Graph root: `{graph_url}/.default`.
+pub fn default_scope(graph_url: &str) -> String {
+    format!("{}/.default", graph_url.trim_end_matches('/'))
+}
+
 /// Why no token could be had.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
@@ -153,13 +158,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl TokenSource {
-    /// Tokens from `{authority}/{tenant}/oauth2/v2.0/token` for `{graph_url}/.default`.
+    /// Tokens from `{authority}/{tenant}/oauth2/v2.0/token` for `scope` (Graph's is
+    /// `{graph_url}/.default`: [`default_scope`]).
     pub fn new(
         http: reqwest::Client,
         authority: &str,
         tenant: &str,
         client_id: &str,
-        graph_url: &str,
+        scope: &str,
         credential: Credential,
     ) -> TokenSource {
         TokenSource {
@@ -169,7 +175,7 @@ impl TokenSource {
                 authority.trim_end_matches('/')
             ),
             client_id: client_id.to_string(),
-            scope: format!("{}/.default", graph_url.trim_end_matches('/')),
+            scope: scope.to_string(),
             credential,
             cache: Mutex::new(None),
             refresh: tokio::sync::Mutex::new(()),

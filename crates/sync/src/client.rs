@@ -97,6 +97,18 @@ pub enum FetchError {
     BadUrl(String),
 }
 
+impl FetchError {
+    /// Nothing else will work either (credentials refused, permission missing): stop the sweep.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            FetchError::Auth(AuthError::Transport(_)) => false,
+            FetchError::Auth(_) | FetchError::Forbidden { .. } => true,
+            FetchError::Refused { status, .. } => *status == 401,
+            _ => false,
+        }
+    }
+}
+
 /// Retry settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

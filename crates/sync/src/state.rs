@@ -87,6 +87,8 @@ pub struct TenantState {
     /// Every record with a `startDateTime` before this was listed and its listed version is stored (or
     /// pending). The next sweep lists again from `cursor − rescan` (late records, later versions).
     pub cursor: Option<Timestamp>,
+    /// Where the first sweep started (what a kind without a cursor of its own starts from).
+    pub origin: Option<Timestamp>,
     /// Per log kind (`pstnCall`, …): rows dated before this are stored.
     pub log_cursors: BTreeMap<String, Timestamp>,
     pub pending: Vec<Pending>,

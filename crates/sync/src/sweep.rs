@@ -29,12 +29,15 @@ pub const MAX_LOG_WINDOW: SignedDuration = SignedDuration::from_hours(90 * 24);
 pub struct SweepOptions {
     /// List from here (default: the stored cursor minus `rescan`, or 30 days ago).
     pub since: Option<Timestamp>,
+    /// List up to this instant instead of `now − lag` (a backfill of a past range).
+    pub until: Option<Timestamp>,
     /// List up to `now − lag` (default 150 minutes, the documented worst-case availability).
     pub lag: SignedDuration,
     /// How far before the cursor each sweep lists again, for records that become visible late and for
     /// later versions (default 24 h).
     pub rescan: SignedDuration,
-    /// Width of one list window (default 1 h).
+    /// Width of one list window (default 6 h; every page of a window is followed, so this only bounds
+    /// how much one cursor step covers).
     pub window: SignedDuration,
     /// How much consecutive windows overlap (default 1 s).
     pub overlap: SignedDuration,
@@ -57,9 +60,10 @@ impl Default for SweepOptions {
     fn default() -> Self {
         SweepOptions {
             since: None,
+            until: None,
             lag: SignedDuration::from_mins(150),
             rescan: SignedDuration::from_hours(24),
-            window: SignedDuration::from_hours(1),
+            window: SignedDuration::from_hours(6),
             overlap: SignedDuration::from_secs(1),
             concurrency: 4,
             beta: false,
@@ -366,6 +370,10 @@ impl Syncer {
                     }
                 }
                 Err(FetchError::NotFound) => not_found.push((id, version)),
+                Err(e) if e.is_fatal() => {
+                    running.abort_all();
+                    return Err(e.into());
+                }
                 Err(e) => {
                     ok = false;
                     report.errors.push(format!("record {id}: {e}"));
@@ -467,7 +475,10 @@ impl Syncer {
                 .map(|c| c - self.opts.rescan)
                 .unwrap_or(now - RETENTION)
         });
-        let to = now - self.opts.lag;
+        let to = self.opts.until.unwrap_or(now - self.opts.lag);
+        if state.origin.is_none() {
+            state.origin = Some(from);
+        }
         report.from = Some(from);
         report.to = Some(to);
 
@@ -491,6 +502,7 @@ impl Syncer {
             report.windows += 1;
             let listed = match self.list(w - self.opts.overlap, end, &mut report).await {
                 Ok(l) => l,
+                Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(e) => {
                     report.errors.push(format!("listing [{w}, {end}): {e}"));
                     advance = false;
@@ -612,9 +624,10 @@ impl Syncer {
                 .log_cursors
                 .get(&name)
                 .map(|c| *c - self.opts.rescan)
+                .or(state.origin)
                 .unwrap_or(now - RETENTION)
         });
-        let to = now - self.opts.lag;
+        let to = self.opts.until.unwrap_or(now - self.opts.lag);
         let step = self
             .opts
             .log_window
@@ -645,6 +658,9 @@ impl Syncer {
                 }
             }
             if let Some(e) = failed {
+                if e.is_fatal() {
+                    return Err(e.into());
+                }
                 report
                     .errors
                     .push(format!("{} [{w}, {end}): {e}", kind.function_name()));

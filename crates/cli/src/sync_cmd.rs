@@ -1,7 +1,7 @@
 //! `callrecords sync`: pull a tenant's call records and PSTN logs from Graph into the store
 //! (`callrecords-sync`), and `sync status`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -97,6 +97,9 @@ pub struct Args {
     /// Rounds (5 s apart) of retrying records that answered 404 within one sweep.
     #[arg(long, default_value_t = 3)]
     not_found_rounds: u32,
+    /// A TOML file naming several tenants, each with its own credentials (see docs/sync.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Print each sweep's report as one JSON line on stdout.
     #[arg(long)]
     json: bool,
@@ -144,26 +147,154 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn sync(args: Args) -> anyhow::Result<ExitCode> {
-    let (Some(tenant), Some(client_id)) = (args.tenant.clone(), args.client_id.clone()) else {
-        bail!("sync needs --tenant and --client-id (or --config)");
-    };
-    let credential = match (&args.client_secret, &args.certificate) {
-        (Some(s), None) => Credential::Secret(s.0.clone()),
+/// One tenant to sync: where, as whom, how.
+struct Job {
+    tenant: String,
+    client_id: String,
+    credential: Credential,
+    authority: String,
+    graph_url: String,
+    scope: Option<String>,
+    opts: SweepOptions,
+}
+
+fn read_credential(
+    secret: Option<String>,
+    certificate: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<Credential> {
+    match (secret, certificate) {
+        (Some(s), None) => Ok(Credential::Secret(s)),
         (None, Some(cert)) => {
             let pem = std::fs::read_to_string(cert)
                 .with_context(|| format!("reading {}", cert.display()))?;
-            let key = args
-                .certificate_key
-                .as_ref()
+            let key = key
                 .map(|k| {
                     std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display()))
                 })
                 .transpose()?;
-            Credential::certificate(&pem, key.as_deref())?
+            Ok(Credential::certificate(&pem, key.as_deref())?)
         }
-        _ => bail!("sync needs --client-secret (or CALLRECORDS_CLIENT_SECRET) or --certificate"),
+        (Some(_), Some(_)) => bail!("give a client secret or a certificate, not both"),
+        (None, None) => {
+            bail!("sync needs --client-secret (or CALLRECORDS_CLIENT_SECRET) or --certificate")
+        }
+    }
+}
+
+/// `sync --config FILE`: several tenants.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// Defaults for every tenant (each tenant may override them).
+    #[serde(default)]
+    defaults: TenantConfig,
+    #[serde(default, rename = "tenant")]
+    tenants: Vec<TenantConfig>,
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantConfig {
+    id: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// The name of an environment variable holding the secret.
+    client_secret_env: Option<String>,
+    certificate: Option<PathBuf>,
+    certificate_key: Option<PathBuf>,
+    authority: Option<String>,
+    graph_url: Option<String>,
+    scope: Option<String>,
+    since: Option<String>,
+    lag: Option<String>,
+    rescan: Option<String>,
+    concurrency: Option<usize>,
+    beta: Option<bool>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+fn jobs_from_config(path: &Path, args: &Args) -> anyhow::Result<Vec<Job>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let cfg: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if cfg.tenants.is_empty() {
+        bail!("{} names no [[tenant]]", path.display());
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let d = &cfg.defaults;
+    let mut jobs = Vec::new();
+    for t in &cfg.tenants {
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        let id = t.id.clone().context("a [[tenant]] without id")?;
+        let client_id = pick(&t.client_id, &d.client_id)
+            .with_context(|| format!("tenant {id}: no client_id"))?;
+        let secret = match pick(&t.client_secret, &d.client_secret) {
+            Some(s) => Some(s),
+            None => match pick(&t.client_secret_env, &d.client_secret_env) {
+                Some(var) => Some(std::env::var(&var).with_context(|| {
+                    format!("tenant {id}: environment variable {var} is not set")
+                })?),
+                None => None,
+            },
+        };
+        let rel = |p: &Option<PathBuf>| p.as_ref().map(|p| base.join(p));
+        let cert = rel(&t.certificate).or_else(|| rel(&d.certificate));
+        let key = rel(&t.certificate_key).or_else(|| rel(&d.certificate_key));
+        let credential = read_credential(
+            if cert.is_some() { None } else { secret },
+            cert.as_deref(),
+            key.as_deref(),
+        )
+        .with_context(|| format!("tenant {id}"))?;
+        let lag = pick(&t.lag, &d.lag).unwrap_or_else(|| args.lag.clone());
+        let rescan = pick(&t.rescan, &d.rescan).unwrap_or_else(|| args.rescan.clone());
+        let since = pick(&t.since, &d.since).or_else(|| args.since.clone());
+        let opts = SweepOptions {
+            since: since.as_deref().map(instant).transpose()?,
+            until: args.until.as_deref().map(instant).transpose()?,
+            lag: duration("lag", &lag)?,
+            rescan: duration("rescan", &rescan)?,
+            concurrency: t
+                .concurrency
+                .or(d.concurrency)
+                .unwrap_or(args.concurrency)
+                .max(1),
+            beta: t.beta.or(d.beta).unwrap_or(args.beta),
+            no_logs: args.no_logs,
+            not_found_rounds: args.not_found_rounds,
+            ..SweepOptions::default()
+        };
+        jobs.push(Job {
+            tenant: id,
+            client_id,
+            credential,
+            authority: pick(&t.authority, &d.authority).unwrap_or_else(|| args.authority.clone()),
+            graph_url: pick(&t.graph_url, &d.graph_url).unwrap_or_else(|| args.graph_url.clone()),
+            scope: pick(&t.scope, &d.scope).or_else(|| args.scope.clone()),
+            opts,
+        });
+    }
+    Ok(jobs)
+}
+
+fn job_from_args(args: &Args) -> anyhow::Result<Job> {
+    let (Some(tenant), Some(client_id)) = (args.tenant.clone(), args.client_id.clone()) else {
+        bail!("sync needs --tenant and --client-id (or --config)");
     };
+    let credential = read_credential(
+        args.client_secret.as_ref().map(|s| s.0.clone()),
+        args.certificate.as_deref(),
+        args.certificate_key.as_deref(),
+    )?;
     let opts = SweepOptions {
         since: args.since.as_deref().map(instant).transpose()?,
         until: args.until.as_deref().map(instant).transpose()?,
@@ -175,54 +306,107 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         not_found_rounds: args.not_found_rounds,
         ..SweepOptions::default()
     };
+    Ok(Job {
+        tenant,
+        client_id,
+        credential,
+        authority: args.authority.clone(),
+        graph_url: args.graph_url.clone(),
+        scope: args.scope.clone(),
+        opts,
+    })
+}
+
+async fn sync(args: Args) -> anyhow::Result<ExitCode> {
+    let jobs = match &args.config {
+        Some(path) => {
+            if args.tenant.is_some() || args.client_id.is_some() {
+                bail!("--config names the tenants; leave out --tenant and --client-id");
+            }
+            jobs_from_config(path, &args)?
+        }
+        None => vec![job_from_args(&args)?],
+    };
     let interval = duration("--interval", &args.interval)?;
     let data = &args.data.data;
     let store = SqliteStore::open(data)
         .with_context(|| format!("opening the store in {}", data.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
     let http = callrecords_sync::http_client()?;
-    let tokens = Arc::new(TokenSource::new(
-        http.clone(),
-        &args.authority,
-        &tenant,
-        &client_id,
-        &args
+    let mut running = tokio::task::JoinSet::new();
+    for job in jobs {
+        let scope = job
             .scope
             .clone()
-            .unwrap_or_else(|| callrecords_sync::auth::default_scope(&args.graph_url)),
-        credential,
-    ));
-    let client = Arc::new(GraphClient::new(
-        http,
-        tokens,
-        Budgets::new(Limits::default()),
-        RetryPolicy::default(),
-    ));
-    let syncer = Syncer::new(store, client, &args.graph_url, &tenant, opts);
+            .unwrap_or_else(|| callrecords_sync::auth::default_scope(&job.graph_url));
+        let tokens = Arc::new(TokenSource::new(
+            http.clone(),
+            &job.authority,
+            &job.tenant,
+            &job.client_id,
+            &scope,
+            job.credential,
+        ));
+        // Budgets are per (app, tenant): one client per tenant.
+        let client = Arc::new(GraphClient::new(
+            http.clone(),
+            tokens,
+            Budgets::new(Limits::default()),
+            RetryPolicy::default(),
+        ));
+        let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
+        let (once, json) = (args.once, args.json);
+        running.spawn(async move { run_tenant(syncer, once, json, interval).await });
+    }
+    let mut ok = true;
+    while let Some(r) = running.join_next().await {
+        match r {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => ok = false,
+            Ok(Err(e)) => {
+                eprintln!("error: {e:#}");
+                ok = false;
+            }
+            Err(e) => {
+                eprintln!("error: a tenant's task failed: {e}");
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Sweeps one tenant (once, or every `interval` until Ctrl-C); `Ok(false)` when a sweep reported errors.
+async fn run_tenant(
+    syncer: Syncer,
+    once: bool,
+    json: bool,
+    interval: SignedDuration,
+) -> anyhow::Result<bool> {
+    let tenant = syncer.tenant().to_string();
     loop {
-        let report = syncer.sweep(Timestamp::now()).await;
-        let report = match report {
+        let report = match syncer.sweep(Timestamp::now()).await {
             Ok(r) => r,
             Err(e) => {
-                if args.once {
-                    return Err(e.into());
+                if once {
+                    return Err(anyhow::anyhow!("sync {tenant}: {e}"));
                 }
                 eprintln!("sync {tenant}: sweep failed: {e}");
                 tokio::time::sleep(interval.unsigned_abs()).await;
                 continue;
             }
         };
-        print_report(&tenant, &report, args.json);
-        if args.once {
-            return Ok(if report.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+        print_report(&tenant, &report, json);
+        if once {
+            return Ok(report.errors.is_empty());
         }
         tokio::select! {
             () = tokio::time::sleep(interval.unsigned_abs()) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            _ = tokio::signal::ctrl_c() => return Ok(true),
         }
     }
 }
@@ -257,8 +441,11 @@ fn print_report(tenant: &str, r: &SweepReport, json: bool) {
     for e in &r.errors {
         eprintln!("sync {tenant}: error: {e}");
     }
-    if json && let Ok(s) = serde_json::to_string(r) {
-        println!("{s}");
+    if json && let Ok(mut v) = serde_json::to_value(r) {
+        if let Some(m) = v.as_object_mut() {
+            m.insert("tenant".into(), tenant.into());
+        }
+        println!("{v}");
     }
 }
 

@@ -317,6 +317,8 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
     let upstream_records = state["tenants"][0]["records"].as_u64().unwrap();
     assert!(upstream_records > 40, "{state}");
     let tok = token(up.1);
+    let t0 = Instant::now();
+    eprintln!("phase: upstream ready");
 
     // 1. A fresh store, one sweep.
     let down_dir = dir.path().join("down");
@@ -336,6 +338,7 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         "{r}"
     );
     assert!(n(&r, "requests") > n(&r, "fetched") * 2, "{r}");
+    eprintln!("phase: sync 1 done {:?}", t0.elapsed());
     {
         let down = spawn(&["serve"], &down_dir, "/healthz");
         let big = assert_same(up.1, &tok, down.1);
@@ -351,6 +354,7 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         );
     }
 
+    eprintln!("phase: compare 1 done {:?}", t0.elapsed());
     // 2. Two more fake hours: new records and later versions; the next sweep starts from the cursor.
     let (status, _) = http(up.1, "POST", "/fake/advance?minutes=120", None).unwrap();
     assert_eq!(status, 200);
@@ -367,6 +371,7 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         assert_same(up.1, &tok, down.1);
     }
 
+    eprintln!("phase: sync+compare 2 done {:?}", t0.elapsed());
     // 3. kill -9 in the middle of a fresh sync, then again: the same end state, resumed.
     let kill_dir = dir.path().join("killed");
     let mut child = sync_cmd(
@@ -407,6 +412,7 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    eprintln!("phase: kill {:?}", t0.elapsed());
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let r3 = sync_once(up.1, &kill_dir, &["--until", "2026-01-05T13:00:00Z"]);
@@ -421,6 +427,7 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         let down = spawn(&["serve"], &kill_dir, "/healthz");
         assert_same(up.1, &tok, down.1);
     }
+    eprintln!("phase: resume+compare {:?}", t0.elapsed());
     // `sync status` names the tenant.
     let out = bin()
         .args(["sync", "status", "--data"])
@@ -428,4 +435,107 @@ fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(TENANT));
+}
+
+#[test]
+fn sync_config_syncs_several_tenants_each_with_its_own_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        "11111111-1111-4111-8111-111111111111",
+        "22222222-2222-4222-8222-222222222222",
+    );
+    let fake_args = [
+        "serve",
+        "--fake",
+        "--speed",
+        "0",
+        "--rate",
+        "0.2",
+        "--start",
+        START,
+        "--seed",
+        "2",
+        "--tenant",
+        a,
+        "--tenant",
+        b,
+        "--client",
+        "app-a:secret-a",
+        "--client",
+        "app-b:secret-b",
+    ];
+    let up = spawn(&fake_args, &dir.path().join("up"), "/fake/state");
+    let (status, body) = http(up.1, "POST", "/fake/advance?minutes=60", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).unwrap();
+    let url = format!("http://127.0.0.1:{}", up.1);
+    let config = dir.path().join("callrecords.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+authority = "{url}"
+graph_url = "{url}"
+scope = "https://graph.microsoft.com/.default"
+since = "2026-01-05"
+
+[[tenant]]
+id = "{a}"
+client_id = "app-a"
+client_secret = "secret-a"
+
+[[tenant]]
+id = "{b}"
+client_id = "app-b"
+client_secret_env = "SECRET_OF_B"
+"#
+        ),
+    )
+    .unwrap();
+    let down_dir = dir.path().join("down");
+    let out = bin()
+        .args([
+            "sync",
+            "--once",
+            "--json",
+            "--until",
+            "2026-01-05T09:00:00Z",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--data")
+        .arg(&down_dir)
+        .env("SECRET_OF_B", "secret-b")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("secret-"), "{stderr}");
+    let reports: BTreeMap<String, Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["tenant"].as_str().unwrap().to_string(), v)
+        })
+        .collect();
+    for (i, t) in [a, b].iter().enumerate() {
+        let r = &reports[*t];
+        assert_eq!(r["errors"], Value::Array(vec![]), "{r}");
+        assert_eq!(
+            n(r, "stored"),
+            state["tenants"][i]["records"].as_u64().unwrap(),
+            "{t}: {r} vs {state}"
+        );
+        assert!(n(r, "stored") > 0, "{r}");
+    }
+    let down = spawn(&["serve"], &down_dir, "/healthz");
+    let admin = get_json(down.1, "/admin/sync", None);
+    let tenants: Vec<&str> = admin["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(tenants, [a, b]);
 }

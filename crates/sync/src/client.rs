@@ -43,6 +43,21 @@ impl Stats {
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }
+
+    /// requests, throttled, unavailable, transient, retries, bytes, waited µs, HTTP µs.
+    pub fn snapshot(&self) -> [u64; 8] {
+        [
+            &self.requests,
+            &self.throttled,
+            &self.unavailable,
+            &self.transient,
+            &self.retries,
+            &self.bytes,
+            &self.waited_us,
+            &self.http_us,
+        ]
+        .map(Stats::get)
+    }
 }
 
 /// What a request is, for its budgets and for naming the permission on a 403.

@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
-use crate::client::{FetchError, GraphClient, RequestKind, Stats};
+use crate::client::{FetchError, GraphClient, RequestKind};
 use crate::state::{Pending, SweepReport, TenantState};
 
 /// Graph keeps call records 30 days.
@@ -465,6 +465,8 @@ impl Syncer {
     /// One sweep at `now`.
     pub async fn sweep(&self, now: Timestamp) -> Result<SweepReport, SweepError> {
         let mut state = self.load_state().await?;
+        let before = self.client.stats.snapshot();
+        let tokens_before = self.client.tokens().fetched();
         let mut report = SweepReport {
             started: Some(Timestamp::now()),
             ..SweepReport::default()
@@ -588,16 +590,16 @@ impl Syncer {
             }
         }
 
-        let s = &self.client.stats;
-        report.requests = Stats::get(&s.requests);
-        report.throttled = Stats::get(&s.throttled);
-        report.unavailable = Stats::get(&s.unavailable);
-        report.transient = Stats::get(&s.transient);
-        report.retries = Stats::get(&s.retries);
-        report.bytes = Stats::get(&s.bytes);
-        report.waited_secs = Stats::get(&s.waited_us) as f64 / 1e6;
-        report.http_secs = Stats::get(&s.http_us) as f64 / 1e6;
-        report.tokens_fetched = self.client.tokens().fetched();
+        let s = self.client.stats.snapshot();
+        report.requests = s[0] - before[0];
+        report.throttled = s[1] - before[1];
+        report.unavailable = s[2] - before[2];
+        report.transient = s[3] - before[3];
+        report.retries = s[4] - before[4];
+        report.bytes = s[5] - before[5];
+        report.waited_secs = (s[6] - before[6]) as f64 / 1e6;
+        report.http_secs = (s[7] - before[7]) as f64 / 1e6;
+        report.tokens_fetched = self.client.tokens().fetched() - tokens_before;
         report.finished = Some(Timestamp::now());
         state.totals.sweeps += 1;
         state.totals.stored += report.stored;

@@ -18,6 +18,7 @@ mod middleware;
 pub mod openapi;
 pub mod scope;
 pub mod subscriptions;
+pub mod sync_admin;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(subscriptions::routes())
         .merge(analytics::routes())
+        .merge(sync_admin::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

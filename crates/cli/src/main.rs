@@ -7,6 +7,7 @@ mod import;
 mod notify_args;
 mod quality_cmd;
 mod serve;
+mod sync_cmd;
 mod validate;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ enum Command {
     Buildings(quality_cmd::BuildingsArgs),
     /// Stream rows, session rows or records (latest versions) as CSV, Parquet or NDJSON.
     Export(quality_cmd::ExportArgs),
+    /// Pull a tenant's call records and PSTN logs from Microsoft Graph into the store (`sync status`: state).
+    Sync(sync_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Quality(args) => quality_cmd::run_quality(args),
         Command::Buildings(args) => quality_cmd::run_buildings(args),
         Command::Export(args) => quality_cmd::run_export(args),
+        Command::Sync(args) => sync_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -89,7 +89,8 @@ macro_rules! conformance_tests {
             two_handles_both_write_and_read,
             two_handles_race_on_the_same_ids,
             another_handle_sees_commits_and_generation,
-            two_handles_claim_each_notification_once
+            two_handles_claim_each_notification_once,
+            sync_states_are_per_tenant_and_replaced
         );
     };
     (@one $make:path; $($case:ident),* $(,)?) => {

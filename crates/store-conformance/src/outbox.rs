@@ -45,6 +45,43 @@ pub async fn consumer_cursors_are_durable_and_monotonic(store: Arc<dyn Store>) {
     assert_eq!(store.consumer_cursor("notify").await.unwrap(), 7);
 }
 
+/// A tenant's sync state: absent until saved, replaced by the next save, isolated per tenant, durable for
+/// another handle, listed by tenant.
+pub async fn sync_states_are_per_tenant_and_replaced(store: Arc<dyn Store>, other: Arc<dyn Store>) {
+    use callrecords_store::SyncStateRow;
+    assert_eq!(store.sync_state("t1").await.unwrap(), None);
+    assert!(store.list_sync_states().await.unwrap().is_empty());
+    let row = |tenant: &str, state: &str, at: i64| SyncStateRow {
+        tenant: tenant.into(),
+        state: state.into(),
+        updated_us: at,
+    };
+    store
+        .put_sync_state(&row("t2", r#"{"cursor":1}"#, 10))
+        .await
+        .unwrap();
+    store
+        .put_sync_state(&row("t1", r#"{"cursor":5}"#, 11))
+        .await
+        .unwrap();
+    store
+        .put_sync_state(&row("t1", r#"{"cursor":9,"pending":["a"]}"#, 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.sync_state("t1").await.unwrap(),
+        Some(row("t1", r#"{"cursor":9,"pending":["a"]}"#, 12))
+    );
+    assert_eq!(
+        other.list_sync_states().await.unwrap(),
+        vec![
+            row("t1", r#"{"cursor":9,"pending":["a"]}"#, 12),
+            row("t2", r#"{"cursor":1}"#, 10)
+        ]
+    );
+    assert_eq!(store.sync_state("t3").await.unwrap(), None);
+}
+
 /// Create, duplicate, quota, get/list in scope, update, delete (which also drops pending notifications).
 pub async fn subscriptions_lifecycle(store: Arc<dyn Store>) {
     let res = "communications/callRecords";

@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_quality.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0005_sync_state.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

@@ -27,7 +27,7 @@ use callrecords_store::{
     AttemptResult, Change, CreateSubscription, IncomingLogRow, IncomingRecord, LogKind, LogOutcome,
     LogQuery, NewNotification, Notification, ParticipantRow, PutOutcome, ReadScope, RecordList,
     RecordQuery, RecordRead, RecordView, SessionRow, Store, StoreError, SubscriptionRow,
-    VersionInfo,
+    SyncStateRow, VersionInfo,
 };
 use rusqlite::{Connection, ErrorCode};
 
@@ -343,6 +343,22 @@ impl Store for SqliteStore {
         let consumer = consumer.to_owned();
         self.write(move |c| notifications::set_consumer_cursor(c, &consumer, cursor))
             .await
+    }
+
+    async fn sync_state(&self, tenant: &str) -> Result<Option<SyncStateRow>, StoreError> {
+        let tenant = tenant.to_owned();
+        self.read(move |c| notifications::sync_state(c, &tenant))
+            .await
+    }
+
+    async fn put_sync_state(&self, row: &SyncStateRow) -> Result<(), StoreError> {
+        let row = row.clone();
+        self.write(move |c| notifications::put_sync_state(c, &row))
+            .await
+    }
+
+    async fn list_sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError> {
+        self.read(notifications::list_sync_states).await
     }
 
     async fn create_subscription(

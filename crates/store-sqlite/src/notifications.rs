@@ -39,6 +39,49 @@ pub(crate) fn set_consumer_cursor(
     save_cursor(c, consumer, cursor)
 }
 
+pub(crate) fn sync_state(
+    c: &Connection,
+    tenant: &str,
+) -> Result<Option<callrecords_store::SyncStateRow>, StoreError> {
+    c.prepare_cached("SELECT tenant, state, updated_us FROM sync_state WHERE tenant = ?1")
+        .db()?
+        .query_row([tenant], sync_from_row)
+        .optional()
+        .db()
+}
+
+pub(crate) fn put_sync_state(
+    c: &mut Connection,
+    row: &callrecords_store::SyncStateRow,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO sync_state (tenant, state, updated_us) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us",
+    )
+    .db()?
+    .execute(params![row.tenant, row.state, row.updated_us])
+    .db()?;
+    Ok(())
+}
+
+pub(crate) fn list_sync_states(
+    c: &Connection,
+) -> Result<Vec<callrecords_store::SyncStateRow>, StoreError> {
+    let mut st = c
+        .prepare_cached("SELECT tenant, state, updated_us FROM sync_state ORDER BY tenant")
+        .db()?;
+    let rows = st.query_map([], sync_from_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+fn sync_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<callrecords_store::SyncStateRow> {
+    Ok(callrecords_store::SyncStateRow {
+        tenant: r.get(0)?,
+        state: r.get(1)?,
+        updated_us: r.get(2)?,
+    })
+}
+
 const SUB_COLS: &str =
     "id, tenant, app_id, resource, change_types, expiration_us, json, secret, start_cursor";
 

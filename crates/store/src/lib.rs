@@ -362,6 +362,17 @@ pub struct LogQuery {
     pub limit: usize,
 }
 
+/// A tenant's sync bookkeeping (`callrecords sync`): the cursor, pending ids and counts, as JSON whose shape
+/// the sync crate owns. Saved after what it covers is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStateRow {
+    pub tenant: String,
+    /// The state as a JSON object (opaque to the store).
+    pub state: String,
+    /// When it was saved, µs since the epoch.
+    pub updated_us: i64,
+}
+
 /// The storage of call records and log rows. Used as `Arc<dyn Store>`.
 ///
 /// Semantics live in this crate, storage in the backends: a backend decides what to do with an incoming copy
@@ -519,6 +530,15 @@ pub trait Store: Send + Sync + 'static {
         subscription_id: &str,
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError>;
+
+    /// A tenant's sync state (`None` when it never saved one).
+    async fn sync_state(&self, tenant: &str) -> Result<Option<SyncStateRow>, StoreError>;
+
+    /// Save a tenant's sync state, replacing the previous one, durable on return.
+    async fn put_sync_state(&self, row: &SyncStateRow) -> Result<(), StoreError>;
+
+    /// Every tenant's sync state, by tenant.
+    async fn list_sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

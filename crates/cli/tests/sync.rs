@@ -1,0 +1,541 @@
+//! Black-box tests of `callrecords sync` against `callrecords serve --fake` as the upstream Graph
+//! (throttling on, 2 % injected 503 / 504 faults, meetings over 60 sessions and 130 participants).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TENANT: &str = "dc368399-474c-4d40-900c-6265431fd81f";
+const SECRET: &str = "fake-secret";
+/// Seed 5 from this start, 180 fake minutes at 0.3 calls / minute: 54 records, two of them meetings of
+/// 161 and 170 sessions (140 and 153 participants).
+const START: &str = "2026-01-05T08:00:00Z";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callrecords"))
+}
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[allow(clippy::zombie_processes)] // owned by `Server`, whose drop kills and waits
+fn spawn(args: &[&str], data: &Path, probe: &str) -> Server {
+    let port = free_port();
+    let child = bin()
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", probe, None) {
+            return Server(child, port);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("server did not start");
+}
+
+/// A minimal HTTP/1.1 client (one request per connection; chunked bodies decoded).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let (path, body) = match path.split_once(" BODY ") {
+        Some((p, b)) => (p, b),
+        None => (path, ""),
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Prefer: include-unknown-enum-members\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+/// GET JSON, retrying the upstream's injected faults and throttling (this is the test's own client).
+fn get_json(port: u16, path: &str, token: Option<&str>) -> Value {
+    for _ in 0..30 {
+        let (status, body) = http(port, "GET", path, token).unwrap();
+        match status {
+            200 => return serde_json::from_str(&body).unwrap(),
+            429 | 503 | 504 => std::thread::sleep(Duration::from_millis(1500)),
+            _ => panic!("GET {path}: {status} {body}"),
+        }
+    }
+    panic!("GET {path}: kept failing");
+}
+
+fn token(port: u16) -> String {
+    let body = format!(
+        "grant_type=client_credentials&client_id=fake-client&client_secret={SECRET}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    );
+    let (status, text) = http(
+        port,
+        "POST",
+        &format!("/{TENANT}/oauth2/v2.0/token BODY {body}"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// The path and query of a nextLink.
+fn path_of(link: &str) -> String {
+    let after = link.find("://").map_or(0, |i| i + 3);
+    link[after..]
+        .find('/')
+        .map_or("/".to_string(), |i| link[after + i..].to_string())
+}
+
+fn strip(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| {
+                !["@odata.context", "@odata.nextLink", "@odata.count"]
+                    .iter()
+                    .any(|a| k.ends_with(a))
+            });
+            m.values_mut().for_each(strip);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip),
+        _ => {}
+    }
+}
+
+/// Every page of a collection.
+fn all_pages(port: u16, first: &str, token: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some(first.to_string());
+    while let Some(p) = next.take() {
+        let v = get_json(port, &p, token);
+        out.extend(v["value"].as_array().cloned().unwrap_or_default());
+        next = v["@odata.nextLink"].as_str().map(path_of);
+    }
+    out
+}
+
+/// A record as Graph serves it: the GET with the sessions expansion across every sessions page, and every
+/// participants_v2 page.
+fn full_record(port: u16, id: &str, token: Option<&str>) -> Value {
+    let base = format!("/v1.0/communications/callRecords/{id}");
+    let mut rec = get_json(
+        port,
+        &format!("{base}?$expand=sessions($expand=segments)"),
+        token,
+    );
+    let mut sessions = rec["sessions"].as_array().cloned().unwrap_or_default();
+    if let Some(link) = rec["sessions@odata.nextLink"].as_str() {
+        sessions.extend(all_pages(port, &path_of(link), token));
+    }
+    rec["sessions"] = Value::Array(sessions);
+    rec["participants_v2"] =
+        Value::Array(all_pages(port, &format!("{base}/participants_v2"), token));
+    strip(&mut rec);
+    rec
+}
+
+const LIST: &str =
+    "/v1.0/communications/callRecords?$filter=startDateTime%20ge%202026-01-01T00:00:00Z";
+
+fn listed(port: u16, token: Option<&str>) -> BTreeMap<String, i64> {
+    all_pages(port, LIST, token)
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["version"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn log_rows(port: u16, token: Option<&str>) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for f in ["getPstnCalls", "getDirectRoutingCalls"] {
+        rows.extend(all_pages(
+            port,
+            &format!(
+                "/v1.0/communications/callRecords/{f}(fromDateTime=2026-01-01,toDateTime=2026-01-10)"
+            ),
+            token,
+        ));
+    }
+    rows
+}
+
+fn sync_cmd(upstream: u16, data: &Path, extra: &[&str]) -> Command {
+    let url = format!("http://127.0.0.1:{upstream}");
+    let mut c = bin();
+    c.args(["sync", "--tenant", TENANT, "--client-id", "fake-client"])
+        .args(["--authority", &url, "--graph-url", &url])
+        .args(["--scope", "https://graph.microsoft.com/.default", "--json"])
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .env("CALLRECORDS_CLIENT_SECRET", SECRET);
+    c
+}
+
+/// Runs `sync --once`, returns its report.
+fn sync_once(upstream: u16, data: &Path, extra: &[&str]) -> Value {
+    let out = sync_cmd(upstream, data, extra)
+        .arg("--once")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sync failed: {stderr}\n{stdout}");
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "the secret was printed"
+    );
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+/// The downstream holds every upstream record at its listed version, value-identical across every page, each
+/// stored version equal to the upstream's copy of that version, and the same PSTN / direct-routing rows.
+fn assert_same(up: u16, token: &str, down: u16) -> usize {
+    let up_list = listed(up, Some(token));
+    let down_list = listed(down, None);
+    assert_eq!(up_list, down_list, "listed (id, version) differ");
+    let mut big = 0;
+    for id in up_list.keys() {
+        let a = full_record(up, id, Some(token));
+        let b = full_record(down, id, None);
+        assert_eq!(a, b, "record {id} differs");
+        let sessions = a["sessions"].as_array().unwrap().len();
+        let participants = a["participants_v2"].as_array().unwrap().len();
+        if sessions > 60 && participants > 130 {
+            big += 1;
+        }
+        // Every version downstream is the upstream's copy of it.
+        let versions = get_json(down, &format!("/admin/callRecords/{id}/versions"), None);
+        for v in versions["value"].as_array().unwrap() {
+            let n = v["version"].as_i64().unwrap();
+            let path = format!("/admin/callRecords/{id}/versions/{n}");
+            let mut mine = get_json(down, &path, None);
+            let mut theirs = get_json(up, &path, None);
+            strip(&mut mine);
+            strip(&mut theirs);
+            assert_eq!(mine, theirs, "version {n} of {id} differs");
+        }
+    }
+    assert_eq!(
+        log_rows(up, Some(token)),
+        log_rows(down, None),
+        "log rows differ"
+    );
+    big
+}
+
+#[test]
+fn sync_once_mirrors_the_upstream_survives_kill_9_and_picks_up_new_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake_args = [
+        "serve",
+        "--fake",
+        "--speed",
+        "0",
+        "--rate",
+        "0.3",
+        "--start",
+        START,
+        "--seed",
+        "5",
+        "--fault-rate",
+        "0.02",
+    ];
+    let up = spawn(&fake_args, &dir.path().join("up"), "/fake/state");
+    let (status, body) = http(up.1, "POST", "/fake/advance?minutes=180", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).unwrap();
+    let upstream_records = state["tenants"][0]["records"].as_u64().unwrap();
+    assert!(upstream_records > 40, "{state}");
+    let tok = token(up.1);
+    let t0 = Instant::now();
+    eprintln!("phase: upstream ready");
+
+    // 1. A fresh store, one sweep.
+    let down_dir = dir.path().join("down");
+    let r = sync_once(
+        up.1,
+        &down_dir,
+        &["--since", "2026-01-04", "--until", "2026-01-05T11:00:00Z"],
+    );
+    assert_eq!(r["errors"], Value::Array(vec![]), "{r}");
+    assert_eq!(n(&r, "listed"), upstream_records, "{r}");
+    assert_eq!(n(&r, "stored"), upstream_records, "{r}");
+    assert_eq!(n(&r, "pending") + n(&r, "gaveUp"), 0, "{r}");
+    assert!(n(&r, "logRowsStored") > 0, "{r}");
+    // Faults were met and every one retried (the budgets keep 429s away; any that came were retried too).
+    assert!(
+        n(&r, "retries") >= n(&r, "throttled") + n(&r, "unavailable"),
+        "{r}"
+    );
+    assert!(n(&r, "requests") > n(&r, "fetched") * 2, "{r}");
+    eprintln!("phase: sync 1 done {:?}", t0.elapsed());
+    {
+        let down = spawn(&["serve"], &down_dir, "/healthz");
+        let big = assert_same(up.1, &tok, down.1);
+        assert!(
+            big >= 1,
+            "the corpus has no meeting over 60 sessions and 130 participants"
+        );
+        let admin = get_json(down.1, "/admin/sync", None);
+        assert_eq!(admin["value"][0]["tenant"], TENANT, "{admin}");
+        assert_eq!(
+            admin["value"][0]["state"]["cursor"], "2026-01-05T11:00:00Z",
+            "{admin}"
+        );
+    }
+
+    eprintln!("phase: compare 1 done {:?}", t0.elapsed());
+    // 2. Two more fake hours: new records and later versions; the next sweep starts from the cursor.
+    let (status, _) = http(up.1, "POST", "/fake/advance?minutes=120", None).unwrap();
+    assert_eq!(status, 200);
+    let r2 = sync_once(up.1, &down_dir, &["--until", "2026-01-05T13:00:00Z"]);
+    assert_eq!(r2["errors"], Value::Array(vec![]), "{r2}");
+    assert!(n(&r2, "alreadyStored") > 0, "{r2}");
+    assert_eq!(
+        n(&r2, "fetched"),
+        n(&r2, "listed") - n(&r2, "alreadyStored"),
+        "{r2}"
+    );
+    {
+        let down = spawn(&["serve"], &down_dir, "/healthz");
+        assert_same(up.1, &tok, down.1);
+    }
+
+    eprintln!("phase: sync+compare 2 done {:?}", t0.elapsed());
+    // 3. kill -9 in the middle of a fresh sync, then again: the same end state, resumed.
+    let kill_dir = dir.path().join("killed");
+    let mut child = sync_cmd(
+        up.1,
+        &kill_dir,
+        &[
+            "--once",
+            "--since",
+            "2026-01-04",
+            "--until",
+            "2026-01-05T13:00:00Z",
+            "--concurrency",
+            "1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Kill it once some records are committed (in the middle of a window: its cursor has not moved past them).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = bin()
+            .args([
+                "export", "--what", "records", "--format", "ndjson", "--data",
+            ])
+            .arg(&kill_dir)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        if out.stdout.iter().filter(|b| **b == b'\n').count() >= 10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync stored nothing");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "sync finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("phase: kill {:?}", t0.elapsed());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let r3 = sync_once(up.1, &kill_dir, &["--until", "2026-01-05T13:00:00Z"]);
+    assert_eq!(r3["errors"], Value::Array(vec![]), "{r3}");
+    assert!(n(&r3, "alreadyStored") > 0, "did not resume: {r3}");
+    assert_eq!(
+        n(&r3, "fetched"),
+        n(&r3, "listed") - n(&r3, "alreadyStored"),
+        "{r3}"
+    );
+    {
+        let down = spawn(&["serve"], &kill_dir, "/healthz");
+        assert_same(up.1, &tok, down.1);
+    }
+    eprintln!("phase: resume+compare {:?}", t0.elapsed());
+    // `sync status` names the tenant.
+    let out = bin()
+        .args(["sync", "status", "--data"])
+        .arg(&kill_dir)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(TENANT));
+}
+
+#[test]
+fn sync_config_syncs_several_tenants_each_with_its_own_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        "11111111-1111-4111-8111-111111111111",
+        "22222222-2222-4222-8222-222222222222",
+    );
+    let fake_args = [
+        "serve",
+        "--fake",
+        "--speed",
+        "0",
+        "--rate",
+        "0.2",
+        "--start",
+        START,
+        "--seed",
+        "2",
+        "--tenant",
+        a,
+        "--tenant",
+        b,
+        "--client",
+        "app-a:secret-a",
+        "--client",
+        "app-b:secret-b",
+    ];
+    let up = spawn(&fake_args, &dir.path().join("up"), "/fake/state");
+    let (status, body) = http(up.1, "POST", "/fake/advance?minutes=60", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).unwrap();
+    let url = format!("http://127.0.0.1:{}", up.1);
+    let config = dir.path().join("callrecords.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+authority = "{url}"
+graph_url = "{url}"
+scope = "https://graph.microsoft.com/.default"
+since = "2026-01-05"
+
+[[tenant]]
+id = "{a}"
+client_id = "app-a"
+client_secret = "secret-a"
+
+[[tenant]]
+id = "{b}"
+client_id = "app-b"
+client_secret_env = "SECRET_OF_B"
+"#
+        ),
+    )
+    .unwrap();
+    let down_dir = dir.path().join("down");
+    let out = bin()
+        .args([
+            "sync",
+            "--once",
+            "--json",
+            "--until",
+            "2026-01-05T09:00:00Z",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--data")
+        .arg(&down_dir)
+        .env("SECRET_OF_B", "secret-b")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("secret-"), "{stderr}");
+    let reports: BTreeMap<String, Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["tenant"].as_str().unwrap().to_string(), v)
+        })
+        .collect();
+    for (i, t) in [a, b].iter().enumerate() {
+        let r = &reports[*t];
+        assert_eq!(r["errors"], Value::Array(vec![]), "{r}");
+        assert_eq!(
+            n(r, "stored"),
+            state["tenants"][i]["records"].as_u64().unwrap(),
+            "{t}: {r} vs {state}"
+        );
+        assert!(n(r, "stored") > 0, "{r}");
+    }
+    let down = spawn(&["serve"], &down_dir, "/healthz");
+    let admin = get_json(down.1, "/admin/sync", None);
+    let tenants: Vec<&str> = admin["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(tenants, [a, b]);
+}

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod analytics_calls;
 mod cache;
 pub mod derive;
 pub mod error;
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(subscriptions::routes())
         .merge(analytics::routes())
+        .merge(analytics_calls::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

@@ -77,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(subscriptions::routes())
         .merge(analytics::routes())
         .merge(analytics_calls::routes())
+        .merge(callrecords_dashboard::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

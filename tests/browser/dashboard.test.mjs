@@ -53,6 +53,7 @@ function watch(page) {
 async function open(page, hash, ready) {
   await page.goto(`${BASE}/${hash}`);
   await page.waitForSelector(ready, { timeout: 60_000 });
+  await page.waitForSelector('.page[data-complete="true"]', { timeout: 120_000 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
@@ -108,6 +109,7 @@ const pages = [
 for (const combo of combos) {
   const ctx = await browser.newContext({ colorScheme: combo.colorScheme, viewport: combo.viewport, isMobile: combo.isMobile, hasTouch: combo.hasTouch, bypassCSP: true, deviceScaleFactor: 1 });
   const page = await ctx.newPage();
+  page.setDefaultTimeout(120_000);
   const problems = watch(page);
   for (const p of pages) {
     await open(page, p.hash, p.ready);
@@ -127,6 +129,7 @@ for (const combo of combos) {
 // The numbers, the filters and the timeline (desktop, light).
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 const page = await ctx.newPage();
+page.setDefaultTimeout(120_000);
 const problems = watch(page);
 
 // Overview: the tiles equal /analytics/v1/summary of the page's own window.
@@ -174,9 +177,9 @@ await waitCount(total);
 assert.equal(await countOf(), await apiCount('type=peerToPeer'));
 await page.fill('input[name=search]', meeting300.id);
 await page.press('input[name=search]', 'Enter');
-await page.waitForFunction(() => document.querySelector('#calls-count').dataset.total === '0');
+await page.waitForFunction(() => { const e = document.querySelector('#calls-count'); return e && e.dataset.total === '0'; });
 await page.selectOption('select[name=type]', '');
-await page.waitForFunction(() => document.querySelector('#calls-count').dataset.total === '1');
+await page.waitForFunction(() => { const e = document.querySelector('#calls-count'); return e && e.dataset.total === '1'; });
 assert.equal(await page.getAttribute('#calls-table tbody tr', 'data-id'), meeting300.id);
 ok('calls: type and search narrow the list (search by id finds the meeting)');
 // Sorting by a column header puts the API's first row first; a deep link reproduces the page.
@@ -188,7 +191,7 @@ const longest = (await get('/analytics/v1/calls?$top=1&orderBy=duration%20desc')
 assert.equal(await page.getAttribute('#calls-table tbody tr', 'data-id'), longest);
 await page.click('#next-page');
 await page.waitForFunction(() => location.hash.includes('page=1'));
-await page.waitForFunction(() => document.querySelector('#calls-count').textContent.startsWith('51'));
+await page.waitForFunction(() => { const e = document.querySelector('#calls-count'); return e && e.textContent.startsWith('51'); });
 const second = (await get('/analytics/v1/calls?$top=1&$skip=50&orderBy=duration%20desc')).value[0].id;
 assert.equal(await page.getAttribute('#calls-table tbody tr', 'data-id'), second);
 ok('calls: sorting by duration and paging match the API');
@@ -220,7 +223,7 @@ await open(page, `#/call/${meeting300.id}`, '#versions-table');
 const versions = await get(`/admin/callRecords/${meeting300.id}/versions`);
 assert.equal(await page.locator('#versions-table tbody tr').count(), versions.value.length);
 await page.click('summary:has-text("Raw JSON")');
-await page.waitForFunction(() => document.querySelector('pre.raw').textContent.startsWith('{'));
+await page.waitForFunction(() => { const e = document.querySelector('pre.raw'); return e && e.textContent.startsWith('{'); });
 const raw = await page.textContent('pre.raw');
 assert.equal(JSON.parse(raw).id, meeting300.id);
 ok('call: version history rows and the raw JSON of the served version');
@@ -236,7 +239,13 @@ ok('buildings: the uploaded file and the missing subnets as the API says');
 await open(page, '#/operations', '#record-count');
 const records = (await get('/v1.0/communications/callRecords?$count=true&$top=1'))['@odata.count'];
 assert.equal(await page.textContent('#record-count'), fmtNum(records));
-ok('operations: the record count is Graph\'s @odata.count');
+const subs = (await get('/v1.0/subscriptions')).value;
+assert.equal(subs.length, 1);
+const deliveries = await get(`/admin/subscriptions/${subs[0].id}/deliveries`);
+assert.ok(deliveries.value.length > 0, 'the suite\'s ingest queued notifications');
+assert.equal(await page.locator('#subs-table tbody tr').count(), 1);
+assert.ok((await page.textContent('#subs-table tbody tr')).includes(subs[0].id));
+ok('operations: the record count is Graph\'s @odata.count; the subscription and its deliveries are listed');
 assert.deepEqual(problems, [], 'no console error and no failed request');
 
 await browser.close();

@@ -37,6 +37,8 @@ async function show() {
     if (lastPage !== r.page) main.focus({ preventScroll: true });
     lastPage = r.page;
     await mod.render(view, r, () => gen === generation);
+    // Every request of the page has been answered (the browser suite waits for this).
+    if (gen === generation) view.dataset.complete = 'true';
   } catch (e) {
     if (gen === generation) main.replaceChildren(failure('This page could not be shown', e));
   }

@@ -103,8 +103,8 @@ export function addDays(day, n) {
 }
 
 /** A table: head labels and rows of cells (nodes or text). */
-export function table(caption, heads, rows, attrs) {
-  return el('div', { class: 'tablewrap', tabindex: '0', role: 'region', 'aria-label': caption },
+export function table(caption, heads, rows, attrs, scroll) {
+  return el('div', { class: `tablewrap${scroll ? ' scroll' : ''}`, tabindex: '0', role: 'region', 'aria-label': caption },
     el('table', attrs || {},
       el('caption', {}, caption),
       el('thead', {}, el('tr', {}, heads.map((h) => el('th', { scope: 'col' }, h)))),

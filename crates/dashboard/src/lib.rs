@@ -177,4 +177,76 @@ mod tests {
             }
         }
     }
+
+    async fn get(uri: &str) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let app: Router = routes();
+        let req = axum::http::Request::builder()
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+        (parts.status, parts.headers, bytes)
+    }
+
+    /// `/` is the page (with a same-origin-only CSP), `/dashboard/…` its files with their media types, and
+    /// an unknown file is a 404.
+    #[tokio::test]
+    async fn serves_the_page_and_its_files() {
+        let (s, h, body) = get("/").await;
+        assert_eq!(s, 200);
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("connect-src 'self'")
+        );
+        assert!(
+            String::from_utf8(body)
+                .unwrap()
+                .contains("/dashboard/app.js")
+        );
+        let (s, h, body) = get("/dashboard/pages/calls.js").await;
+        assert_eq!(s, 200);
+        assert_eq!(h[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(body, asset("pages/calls.js").unwrap().bytes);
+        let (s, h, _) = get("/dashboard/vendor/uPlot.min.css").await;
+        assert_eq!(
+            (s, &h[header::CONTENT_TYPE]),
+            (
+                axum::http::StatusCode::OK,
+                &"text/css; charset=utf-8"
+                    .parse::<axum::http::HeaderValue>()
+                    .unwrap()
+            )
+        );
+        assert_eq!(get("/dashboard/nope.js").await.0, 404);
+        assert_eq!(get("/dashboard/../Cargo.toml").await.0, 404);
+    }
+
+    /// No file refers to anything outside the server's origin (no CDN, no font service).
+    #[test]
+    fn no_asset_loads_from_another_origin() {
+        for a in ASSETS.iter().filter(|a| !a.path.ends_with(".LICENSE")) {
+            let text = String::from_utf8_lossy(a.bytes);
+            for needle in [
+                "src=\"http",
+                "href=\"http",
+                "url(http",
+                "import('http",
+                "from 'http",
+                "fetch('http",
+            ] {
+                assert!(
+                    !text.contains(needle),
+                    "{} refers to another origin ({needle})",
+                    a.path
+                );
+            }
+        }
+    }
 }

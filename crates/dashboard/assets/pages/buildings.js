@@ -34,7 +34,7 @@ export async function render(view, r, alive) {
   if (file.status === 'fulfilled') {
     const rs = rows(file.value);
     fileCard.append(el('p', { class: 'muted', id: 'building-count' }, `${num(rs.length)} rows`),
-      table('Building file rows', HEADS.slice(0, Math.max(14, ...rs.map((x) => x.length))), rs.slice(0, 500), { id: 'buildings-table' }),
+      table('Building file rows', HEADS.slice(0, Math.max(14, ...rs.map((x) => x.length))), rs.slice(0, 500), { id: 'buildings-table' }, true),
       rs.length > 500 ? el('p', { class: 'muted' }, `First 500 of ${num(rs.length)} rows.`) : null);
   } else if (file.reason instanceof ApiFailure && file.reason.status === 404) {
     // Reached only after a 404; see api's buildings route. (The page asks /missingSubnets in any case.)
@@ -42,6 +42,6 @@ export async function render(view, r, alive) {
   } else fileCard.append(failure('The building file could not be read', file.reason));
   if (missing.status === 'fulfilled') {
     const v = missing.value.value;
-    missingCard.append(v.length ? table('Missing subnets', ['Subnet', 'Audio streams'], v.map((m) => [m.subnet, num(m.audioStreams)]), { id: 'missing-table' }) : el('p', {}, 'None: every subnet with 10 or more audio streams is covered.'));
+    missingCard.append(el('p', { class: 'muted' }, `${num(v.length)} subnets`), v.length ? table('Missing subnets', ['Subnet', 'Audio streams'], v.map((m) => [m.subnet, num(m.audioStreams)]), { id: 'missing-table' }, true) : el('p', {}, 'None: every subnet with 10 or more audio streams is covered.'));
   } else missingCard.append(failure('The missing-subnets report could not be read', missing.reason));
 }

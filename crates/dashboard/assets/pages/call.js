@@ -4,6 +4,7 @@
 import { api, apiText, el, card, num, dur, when, href, table, failure } from '../lib.js';
 
 export const SESSIONS_PER_PAGE = 100;
+let loaded = null;
 
 /** The record with every session (following `sessions@odata.nextLink`, same origin). */
 async function fullRecord(id) {
@@ -170,10 +171,15 @@ export async function render(view, r, alive) {
   if (!id) { view.append(el('h1', {}, 'Call'), el('p', {}, 'No call id in the link.')); return; }
   let rec, quality, versions, listed;
   try {
-    // Graph's GET does not inline participants_v2: its count comes from the collection's @odata.count.
-    [rec, quality, versions, listed] = await Promise.all([fullRecord(id), api(`/analytics/v1/calls/${encodeURIComponent(id)}`),
-      api(`/admin/callRecords/${encodeURIComponent(id)}/versions`),
-      api(`/v1.0/communications/callRecords/${encodeURIComponent(id)}/participants_v2?$count=true&$top=1&$select=id`)]);
+    // Paging the timeline re-renders the page: what was read for this call in the last 30 s is reused.
+    if (!loaded || loaded.id !== id || Date.now() - loaded.at > 30_000) {
+      // Graph's GET does not inline participants_v2: its count comes from the collection's @odata.count.
+      const all = await Promise.all([fullRecord(id), api(`/analytics/v1/calls/${encodeURIComponent(id)}`),
+        api(`/admin/callRecords/${encodeURIComponent(id)}/versions`),
+        api(`/v1.0/communications/callRecords/${encodeURIComponent(id)}/participants_v2?$count=true&$top=1&$select=id`)]);
+      loaded = { id, at: Date.now(), all };
+    }
+    [rec, quality, versions, listed] = loaded.all;
   } catch (e) { view.append(el('h1', {}, 'Call'), failure(`Call ${id} could not be read`, e)); return; }
   if (!alive()) return;
   const sessions = rec.sessions || [];

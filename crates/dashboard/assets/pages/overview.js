@@ -73,10 +73,18 @@ function chart(target, title, days, series, yLabel, fmt) {
     scales: { x: { time: true } },
     legend: { live: false },
   };
-  const wrap = el('figure', { class: 'chart', role: 'img', 'aria-label': `${title}: ${series.map((s) => s.label).join(', ')} per day` });
+  const wrap = el('figure', { class: 'chart', 'aria-label': `${title}: ${series.map((s) => s.label).join(', ')} per day` });
   target.append(wrap);
-  // eslint-disable-next-line no-new
   new uPlot(opts, [xs, ...series.map((s) => s.data)], wrap);
+  // uPlot's legend toggles a series on click: make each entry a keyboard-reachable toggle button too.
+  wrap.querySelectorAll('.u-legend .u-series').forEach((row) => {
+    row.setAttribute('tabindex', '0');
+    row.setAttribute('role', 'button');
+    const sync = () => row.setAttribute('aria-pressed', String(!row.classList.contains('u-off')));
+    sync();
+    row.addEventListener('click', () => setTimeout(sync));
+    row.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); row.click(); } });
+  });
 }
 
 function worst(groups, n, minStreams) {
@@ -102,13 +110,17 @@ export async function render(view, r, alive) {
   const clients = el('div', { class: 'grid2' });
   view.append(tiles, trends, split, clients);
 
+  // The tiles' summary first and alone (the first meaningful paint), then the grouped ones together.
   const overall = api(q(w));
+  await overall.catch(() => null);
   const byDay = api(q(w, { groupBy: 'day' }));
   const byNetwork = api(q(w, { groupBy: 'network' }));
   const byBuilding = api(q(w, { groupBy: 'building' }));
   const bySubnet = api(q(w, { groupBy: 'subnet' }));
   const byVersion = api(q(w, { groupBy: 'clientVersion' }));
   const byPlatform = api(q(w, { groupBy: 'platform' }));
+  // Rejections are handled where each one is awaited; none may go unobserved meanwhile.
+  for (const p of [byDay, byNetwork, byBuilding, bySubnet, byVersion, byPlatform]) p.catch(() => null);
 
   try {
     const s = await overall;
@@ -131,7 +143,7 @@ export async function render(view, r, alive) {
     const days = daysBetween(d.groups, w);
     const at = new Map(d.groups.map((g) => [g.key, g]));
     const kinds = [['audio', 'Audio', '--c-audio'], ['video', 'Video', '--c-video'], ['vbss', 'Screen sharing (VBSS)', '--c-vbss']];
-    const counts = kinds.map(([k, label, c]) => ({ label, color: cssVar(c), data: days.map((day) => (at.get(day) ? at.get(day).streams[k].total : 0)) }));
+    const counts = kinds.map(([k, label, c]) => ({ label, color: cssVar(c), data: days.map((day) => (at.get(day) ? at.get(day).streams[k].total : null)) }));
     const rates = kinds.map(([k, label, c]) => ({ label, color: cssVar(c), data: days.map((day) => { const g = at.get(day); return g && g.streams[k].poorRate !== null ? g.streams[k].poorRate * 100 : null; }) }));
     const c1 = card('Streams per day'), c2 = card('Poor streams per day (%)');
     trends.append(c1, c2);

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod analytics_calls;
 mod cache;
 pub mod derive;
 pub mod error;
@@ -78,6 +79,8 @@ pub fn app(state: AppState) -> Router {
         .merge(subscriptions::routes())
         .merge(analytics::routes())
         .merge(sync_admin::routes())
+        .merge(analytics_calls::routes())
+        .merge(callrecords_dashboard::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());
     // Rendered Graph answers are cached unless they depend on the clock (retention).

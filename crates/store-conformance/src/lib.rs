@@ -23,12 +23,14 @@ use callrecords_store::{
     RecordRead, SessionRow, Store, StoreError, VersionInfo, Window,
 };
 
+mod calls;
 mod changes;
 mod concurrency;
 mod outbox;
 mod quality;
 mod scope;
 
+pub use calls::*;
 pub use changes::*;
 pub use concurrency::*;
 pub use outbox::*;
@@ -83,6 +85,7 @@ macro_rules! conformance_tests {
             quality_newer_version_replaces_rows,
             quality_totals_windows_groups_and_paging,
             quality_cursor_moves_only_with_rows,
+            quality_calls_filter_sort_and_page,
             outbox_enqueue_claim_and_attempts
         );
         $crate::conformance_tests!(@two $make, $reopen;

@@ -31,6 +31,7 @@ use callrecords_store::{
 };
 use rusqlite::{Connection, ErrorCode};
 
+mod calls;
 pub mod connection;
 mod encoding;
 mod generation;
@@ -518,5 +519,14 @@ impl callrecords_store::quality::QualityStore for SqliteStore {
         let scope = scope.clone();
         self.read(move |c| quality::missing_subnets(c, &scope, window, min))
             .await
+    }
+
+    async fn quality_calls(
+        &self,
+        scope: &ReadScope,
+        filter: &callrecords_store::calls::CallFilter,
+    ) -> Result<callrecords_store::calls::CallPage, StoreError> {
+        let (scope, filter) = (scope.clone(), filter.clone());
+        self.read(move |c| calls::calls(c, &scope, &filter)).await
     }
 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 pub use callrecords_model::LogKind;
 use serde_json::Value;
 
+pub mod calls;
 pub mod extract;
 mod outbox;
 pub mod quality;

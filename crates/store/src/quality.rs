@@ -146,4 +146,12 @@ pub trait QualityStore: Send + Sync {
         window: QualityWindow,
         min: u64,
     ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// The call list: one row per record with derived rows in scope, window and filter, sorted and paged
+    /// (see [`crate::calls`]); with the number of matching records, from the same snapshot.
+    async fn quality_calls(
+        &self,
+        scope: &ReadScope,
+        filter: &crate::calls::CallFilter,
+    ) -> Result<crate::calls::CallPage, StoreError>;
 }

@@ -1,0 +1,169 @@
+//! `GET /analytics/v1/calls`: the call list of the dashboard's Calls page — the records the quality
+//! deriver has rows for, filtered, sorted and paged by the store
+//! ([`callrecords_store::quality::QualityStore::quality_calls`]).
+//!
+//! Query: `from` / `until` (a day or an RFC 3339 timestamp, on `startDateTime`), `search` (id, organizer,
+//! participant, `joinWebUrl` substring), `type`, `poorOnly=true`, `failedOnly=true`,
+//! `orderBy=start|duration|participants|poorStreams` with an optional ` asc` / ` desc` (default
+//! `start desc`), `$top` (1..1000, default 50), `$skip`. The answer: `{"@odata.count", "value": [...],
+//! "@odata.nextLink"?}`.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use callrecords_store::ReadScope;
+use callrecords_store::calls::{CallFilter, CallOrder, CallRow};
+use serde_json::json;
+
+use crate::analytics::window_of;
+use crate::{ApiError, AppState, derive};
+
+/// Default and largest page.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 1000;
+
+/// The route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/analytics/v1/calls", get(calls))
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match q.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(v) => Err(ApiError::bad_input(format!(
+            "'{name}' must be true or false, not '{v}'."
+        ))),
+    }
+}
+
+/// The filter of a query string.
+pub fn filter_of(q: &HashMap<String, String>) -> Result<CallFilter, ApiError> {
+    let limit = match q.get("$top") {
+        None => DEFAULT_PAGE,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::bad_input(format!("'$top' must be 1..{MAX_PAGE}.")))?,
+    };
+    let skip = match q.get("$skip") {
+        None => 0,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_input("'$skip' must be a non-negative integer."))?,
+    };
+    let (order, descending) = match q.get("orderBy") {
+        None => (CallOrder::Start, true),
+        Some(o) => {
+            let mut parts = o.split_whitespace();
+            let name = parts.next().unwrap_or_default();
+            let order = CallOrder::from_name(name).ok_or_else(|| {
+                ApiError::bad_input(format!(
+                    "Unknown orderBy '{name}'; one of: {}.",
+                    CallOrder::ALL.map(CallOrder::name).join(", ")
+                ))
+            })?;
+            let descending = match (parts.next(), parts.next()) {
+                (None | Some("desc"), None) => true,
+                (Some("asc"), None) => false,
+                _ => {
+                    return Err(ApiError::bad_input(format!(
+                        "'orderBy' must be a name optionally followed by asc or desc, not '{o}'."
+                    )));
+                }
+            };
+            (order, descending)
+        }
+    };
+    Ok(CallFilter {
+        window: window_of(q)?,
+        search: q
+            .get("search")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_owned()),
+        call_type: q.get("type").filter(|s| !s.is_empty()).cloned(),
+        poor_only: flag(q, "poorOnly")?,
+        failed_only: flag(q, "failedOnly")?,
+        order,
+        descending,
+        skip,
+        limit,
+    })
+}
+
+fn time(us: Option<i64>) -> serde_json::Value {
+    us.and_then(|u| jiff::Timestamp::from_microsecond(u).ok())
+        .map_or(serde_json::Value::Null, |t| json!(t.to_string()))
+}
+
+fn row_json(r: &CallRow) -> serde_json::Value {
+    let duration = match (r.start_us, r.end_us) {
+        (Some(s), Some(e)) if e >= s => json!((e - s) as f64 / 1e6),
+        _ => serde_json::Value::Null,
+    };
+    json!({
+        "id": r.id,
+        "tenantId": r.tenant,
+        "version": r.version,
+        "startDateTime": time(r.start_us),
+        "endDateTime": time(r.end_us),
+        "durationSeconds": duration,
+        "type": r.call_type,
+        "modalities": r.modalities,
+        "organizerId": r.organizer_id,
+        "sessions": r.sessions,
+        "participants": r.participants,
+        "streams": r.streams,
+        "poorStreams": r.poor_streams,
+        "failedSessions": r.failed_sessions,
+    })
+}
+
+fn next_link(q: &HashMap<String, String>, skip: usize) -> String {
+    let mut params: Vec<(&str, String)> = q
+        .iter()
+        .filter(|(k, _)| k.as_str() != "$skip")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    params.sort();
+    params.push(("$skip", skip.to_string()));
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let qs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect();
+    format!("/analytics/v1/calls?{}", qs.join("&"))
+}
+
+async fn calls(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let filter = filter_of(&q)?;
+    let store = state.store.as_ref();
+    let quality = store
+        .quality()
+        .ok_or_else(|| ApiError::unavailable("This store keeps no quality data."))?;
+    derive::catch_up(store).await?;
+    let page = quality.quality_calls(&ReadScope::All, &filter).await?;
+    let end = filter.skip.saturating_add(page.rows.len());
+    let mut body = json!({
+        "@odata.count": page.total,
+        "value": page.rows.iter().map(row_json).collect::<Vec<_>>(),
+    });
+    if (end as u64) < page.total && !page.rows.is_empty() {
+        body["@odata.nextLink"] = json!(next_link(&q, end));
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
+}

@@ -1,0 +1,50 @@
+// The dashboard's router: the URL fragment names the page (`#/calls?…`); each page is a module with
+// `render(main, route)` that reads only the public APIs.
+import { route, el, failure } from './lib.js';
+
+const pages = {
+  overview: () => import('./pages/overview.js'),
+  calls: () => import('./pages/calls.js'),
+  call: () => import('./pages/call.js'),
+  buildings: () => import('./pages/buildings.js'),
+  operations: () => import('./pages/operations.js'),
+};
+
+const titles = { overview: 'Overview', calls: 'Calls', call: 'Call', buildings: 'Buildings', operations: 'Operations' };
+let generation = 0;
+let lastPage = null;
+
+async function show() {
+  const r = route();
+  const main = document.getElementById('main');
+  const gen = ++generation;
+  for (const a of document.querySelectorAll('nav a')) {
+    const on = a.dataset.page === r.page || (r.page === 'call' && a.dataset.page === 'calls');
+    if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  document.title = `${titles[r.page] || 'Not found'} · callrecords`;
+  const load = pages[r.page];
+  if (!load) {
+    main.replaceChildren(el('h1', {}, 'Not found'), el('p', {}, `No page '${r.page}'.`));
+    return;
+  }
+  try {
+    const mod = await load();
+    if (gen !== generation) return;
+    const view = el('div', { class: 'page', 'data-page': r.page });
+    main.replaceChildren(view);
+    // Moving to another page puts the focus at its start (filters changing on one page keep it).
+    if (lastPage !== r.page) main.focus({ preventScroll: true });
+    lastPage = r.page;
+    await mod.render(view, r, () => gen === generation);
+    // Every request of the page has been answered (the browser suite waits for this).
+    if (gen === generation) view.dataset.complete = 'true';
+  } catch (e) {
+    if (gen === generation) main.replaceChildren(failure('This page could not be shown', e));
+  }
+}
+
+window.addEventListener('hashchange', show);
+// The charts follow the system's theme: re-render when it changes.
+window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', show);
+show();

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Browser suite: Debian's chromium, driven by playwright-core (pinned, package-lock.json), against the real
+# `callrecords serve` loaded with generated data (meetings of 300+ and 1,000+ sessions included) and a CQD
+# building file. Checks every dashboard page (no console error, no failed request, the API's numbers,
+# filters, timeline bars and stream rows, axe-core, keyboard reach) and writes screenshots (light / dark,
+# desktop / phone) to target/screenshots/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+if ! command -v chromium >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [[ ! -d tests/browser/node_modules/playwright-core || ! -d tests/browser/node_modules/axe-core ]]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+fi
+cargo build --locked -q -p callrecords-cli
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/callrecords"
+work="$(mktemp -d)"
+server_pid=""
+hook_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null
+  [[ -n "$hook_pid" ]] && kill "$hook_pid" 2>/dev/null
+  wait 2>/dev/null; rm -rf "$work"
+}
+trap cleanup EXIT
+
+# 600 lines of seed 1: meetings of 311, 344, 385, 390, 1,134 and 1,381 sessions among them.
+"$bin" gen --count 600 --seed 1 > "$work/gen.ndjson"
+"$bin" import --data "$work/data" "$work/gen.ndjson" >/dev/null
+"$bin" buildings import --data "$work/data" tests/browser/buildings.csv >/dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+hook_port="$(free_port)"
+python3 tests/browser/webhook.py "$hook_port" &
+hook_pid=$!
+"$bin" serve --data "$work/data" --listen "127.0.0.1:$port" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+# A subscription (its webhook answers the handshake), then a few more records through POST /ingest, so the
+# Operations page has deliveries to show.
+exp="$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))')"
+curl -fsS -X POST "http://127.0.0.1:$port/v1.0/subscriptions" -H 'content-type: application/json' \
+  -d "{\"changeType\":\"created,updated\",\"notificationUrl\":\"http://127.0.0.1:$hook_port/hook\",\"resource\":\"/communications/callRecords\",\"expirationDateTime\":\"$exp\",\"clientState\":\"browser-suite\"}" >/dev/null
+"$bin" gen --count 5 --seed 77 | curl -fsS -X POST "http://127.0.0.1:$port/ingest/callRecords" -H 'content-type: application/x-ndjson' --data-binary @- >/dev/null
+mkdir -p target/screenshots
+CALLRECORDS_URL="http://127.0.0.1:$port" SCREENSHOTS="$root/target/screenshots" \
+  BUILDINGS="$root/tests/browser/buildings.csv" node tests/browser/dashboard.test.mjs "$@"

@@ -13,7 +13,13 @@ cargo build --locked -q -p callrecords-cli
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/callrecords"
 work="$(mktemp -d)"
 server_pid=""
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+fake_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # Data: generated records, one big meeting (150 sessions, 300 participants), the docs' examples, log rows.
@@ -33,3 +39,15 @@ for _ in $(seq 1 100); do
 done
 CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py
+
+# Subscriptions through GraphServiceClient against `serve --fake` (frozen clock; the test advances it).
+fake_port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin" serve --fake --speed 0 --rate 0.2 --start 2026-01-05T08:00:00Z --seed 4 --data "$work/fake" \
+  --listen "127.0.0.1:$fake_port" 2>"$work/fake.log" &
+fake_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$fake_port/fake/state" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+CALLRECORDS_FAKE_URL="http://127.0.0.1:$fake_port" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_fake_subscriptions.py

@@ -2,14 +2,20 @@
 //! exactly as received.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use callrecords_store::ReadScope;
 use serde_json::json;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RequestScope};
+
+/// The tenants a request may see: those of the [`RequestScope`] an outer layer set (`serve --fake`: the
+/// token's tenant), every tenant in plain `serve`.
+fn scope_of(scope: Option<Extension<RequestScope>>) -> ReadScope {
+    scope.map_or(ReadScope::All, |Extension(s)| s.scope)
+}
 
 /// `/admin/...` routes.
 pub fn routes() -> Router<AppState> {
@@ -20,9 +26,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn versions(
     State(state): State<AppState>,
+    scope: Option<Extension<RequestScope>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let list = state.store.list_versions(&ReadScope::All, &id).await?;
+    let list = state.store.list_versions(&scope_of(scope), &id).await?;
     if list.is_empty() {
         return Err(ApiError::not_found(format!(
             "No call record with id '{id}' was ever received."
@@ -45,6 +52,7 @@ async fn versions(
 
 async fn version(
     State(state): State<AppState>,
+    scope: Option<Extension<RequestScope>>,
     Path((id, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let version: i64 = version
@@ -52,7 +60,7 @@ async fn version(
         .map_err(|_| ApiError::bad_input(format!("'{version}' is not a version number.")))?;
     let raw = state
         .store
-        .get_version(&ReadScope::All, &id, version)
+        .get_version(&scope_of(scope), &id, version)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use callrecords_ingest::{IngestError, IngestOptions, Ingestor, ItemResult, Tally};
@@ -65,6 +65,7 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
     ))]
 async fn ingest(
     State(state): State<AppState>,
+    scope: Option<Extension<crate::RequestScope>>,
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -73,6 +74,18 @@ async fn ingest(
     let kind = kind_from_path(&segment).ok_or_else(|| ApiError::no_route(&segment))?;
     let period = dialout_period(kind, query.as_deref())?;
     let tenant = tenant_param(query.as_deref())?;
+    // Behind `serve --fake`'s token guard the records are the token's tenant's.
+    let tenant = match scope.map(|Extension(s)| s.scope) {
+        Some(callrecords_store::ReadScope::Tenant(t)) => match tenant {
+            Some(asked) if asked != t => {
+                return Err(ApiError::bad_input(format!(
+                    "tenantId '{asked}' is not the tenant of the access token."
+                )));
+            }
+            _ => Some(t),
+        },
+        _ => tenant,
+    };
     let limit = state.config.ingest_limit;
     let bytes = axum::body::to_bytes(body, limit)
         .await

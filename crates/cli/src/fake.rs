@@ -4,7 +4,8 @@
 //!   schedule has been published) and publishes every record version and log row whose `visible_at` the
 //!   clock has passed, through the one ingest pipeline (tenant set), so versions and outcomes follow the
 //!   store's rules. A background task publishes once a second; `POST /fake/advance?minutes=N` jumps the
-//!   clock and publishes before it answers; `GET /fake/state` reports.
+//!   clock and publishes before it answers; `GET /fake/state` reports; `POST /fake/revoke?tenant=T`
+//!   sends `reauthorizationRequired` to `T`'s subscriptions, as an access revocation would.
 //! * The guard layer ([`guard`]) makes the Graph routes behave like Graph behind Entra ID: a valid bearer
 //!   token is required (401 + `WWW-Authenticate`, 403 for a missing role), its `tid` becomes the request's
 //!   read scope, the retention cut-off follows the fake clock, and Graph's throttling (429 + `Retry-After`)
@@ -34,7 +35,9 @@ use callrecords_fake::{
 use callrecords_ingest::{IngestOptions, Ingestor};
 use callrecords_model::LogKind;
 use callrecords_model::reader::{Location, RawItem, RecordKind};
-use callrecords_store::{ReadScope, RecordQuery, Store};
+use callrecords_notify::payload::LifecycleEvent;
+use callrecords_notify::subscription::Subscription;
+use callrecords_store::{NewNotification, NotificationKind, ReadScope, RecordQuery, Store};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -395,6 +398,49 @@ impl Fake {
         })
     }
 
+    /// Queues `reauthorizationRequired` for every live subscription of `tenant` that has a
+    /// `lifecycleNotificationUrl`; returns how many. The notifier delivers them like its own lifecycle
+    /// notifications (each gets a fresh id: every revocation is a new event).
+    pub async fn revoke(&self, tenant: &str) -> anyhow::Result<usize> {
+        let scope = ReadScope::Tenant(tenant.to_owned());
+        let now = Timestamp::now();
+        let mut out = Vec::new();
+        for row in self.store.list_subscriptions(&scope).await? {
+            let Ok(sub) = serde_json::from_str::<Subscription>(&row.json) else {
+                continue;
+            };
+            let Some(url) = sub.lifecycle_notification_url.clone() else {
+                continue;
+            };
+            if sub.is_expired(now) {
+                continue;
+            }
+            out.push(NewNotification {
+                notification_id: uuid::Uuid::new_v4().to_string(),
+                subscription_id: sub.id.clone(),
+                tenant: tenant.to_owned(),
+                target_url: url,
+                kind: NotificationKind::Lifecycle {
+                    event: LifecycleEvent::ReauthorizationRequired.as_str().to_owned(),
+                },
+                due_us: now.as_microsecond(),
+            });
+        }
+        let n = out.len();
+        if n > 0 {
+            // The notifier's cursor is passed through unchanged (should it move meanwhile, the changes in
+            // between are read again and their stable ids stop a second queueing).
+            let cursor = self
+                .store
+                .consumer_cursor(callrecords_notify::CONSUMER)
+                .await?;
+            self.store
+                .enqueue_notifications(callrecords_notify::CONSUMER, cursor, out)
+                .await?;
+        }
+        Ok(n)
+    }
+
     /// `GET /fake/state`'s body.
     pub async fn state_json(&self) -> anyhow::Result<Value> {
         let published_until = self.progress.lock().await.published_until;
@@ -449,6 +495,7 @@ pub fn app(api: Router, fake: Arc<Fake>) -> Router {
     let control = Router::new()
         .route("/fake/state", get(state_route))
         .route("/fake/advance", post(advance_route))
+        .route("/fake/revoke", post(revoke_route))
         .with_state(fake.clone());
     api.merge(callrecords_fake::oauth::routes::router(
         fake.authority.clone(),
@@ -513,6 +560,45 @@ async fn advance_route(State(fake): State<Arc<Fake>>, Query(q): Query<AdvanceQue
     state_route(State(fake)).await
 }
 
+#[derive(Debug, Deserialize)]
+struct RevokeQuery {
+    tenant: Option<String>,
+}
+
+/// `POST /fake/revoke?tenant=T`: as if an admin revoked the app's access in tenant `T` (default: the first
+/// tenant): every live subscription of `T` with a `lifecycleNotificationUrl` is sent `reauthorizationRequired`.
+async fn revoke_route(State(fake): State<Arc<Fake>>, Query(q): Query<RevokeQuery>) -> Response {
+    let tenant = q
+        .tenant
+        .unwrap_or_else(|| fake.cfg.tenants.first().cloned().unwrap_or_default());
+    if !fake.cfg.tenants.contains(&tenant) {
+        return graph_error(
+            &GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!("'{tenant}' is not a tenant of this fake."),
+            ),
+            None,
+        );
+    }
+    match fake.revoke(&tenant).await {
+        Ok(n) => {
+            axum::Json(json!({"tenant": tenant, "reauthorizationRequired": n})).into_response()
+        }
+        Err(e) => {
+            tracing::error!("fake revoke: {e:#}");
+            graph_error(
+                &GraphError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "generalException",
+                    callrecords_api::error::INTERNAL_MESSAGE,
+                ),
+                None,
+            )
+        }
+    }
+}
+
 /// A Graph error response (own `request-id`: the guard answers before the API's request-id layer).
 fn graph_error(e: &GraphError, client_request_id: Option<&str>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -574,17 +660,28 @@ fn request_kind(rest: &str) -> Option<RequestKind> {
     })
 }
 
-/// The Graph routes under `--fake`: bearer token → read scope and fake "now"; throttling; faults.
+/// The Graph routes under `--fake`: bearer token → read scope and fake "now"; throttling; faults. The
+/// `/admin`, `/ingest` and `/analytics` routes: bearer token → read scope only.
 async fn guard(State(fake): State<Arc<Fake>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let Some(rest) = path
-        .strip_prefix("/v1.0/")
-        .or_else(|| path.strip_prefix("/beta/"))
-    else {
-        return next.run(req).await;
-    };
-    let Some(kind) = request_kind(rest) else {
-        return next.run(req).await;
+    // `/admin`, `/ingest` and `/analytics` are not Graph's, but they read or write a tenant's data:
+    // a token is needed there too (its tenant scopes them), without Graph's throttling and faults.
+    let own = ["/admin/", "/ingest/", "/analytics/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let kind = if own {
+        RequestKind::Other
+    } else {
+        let Some(rest) = path
+            .strip_prefix("/v1.0/")
+            .or_else(|| path.strip_prefix("/beta/"))
+        else {
+            return next.run(req).await;
+        };
+        let Some(kind) = request_kind(rest) else {
+            return next.run(req).await;
+        };
+        kind
     };
     let client_request_id = req
         .headers()
@@ -629,7 +726,11 @@ async fn guard(State(fake): State<Arc<Fake>>, mut req: Request, next: Next) -> R
             );
         }
     }
-    let fault = lock(&fake.faults).decide();
+    let fault = if own {
+        None
+    } else {
+        lock(&fake.faults).decide()
+    };
     if let Some(f) = fault {
         let resp = graph_error(&f.error(), crid);
         return match f.retry_after_secs() {

@@ -420,15 +420,18 @@ fn serve_fake_notifies_the_records_an_advance_publishes() {
     )
     .unwrap();
     assert_eq!(status, 401);
+    let mut with_lifecycle = json_of(&subscription_body(&url));
+    with_lifecycle["lifecycleNotificationUrl"] = json!(format!("{url}?lifecycle=1"));
     let (status, body) = http(
         s.1,
         "POST",
         "/v1.0/subscriptions",
         &auth,
-        &subscription_body(&url),
+        &with_lifecycle.to_string(),
     )
     .unwrap();
     assert_eq!(status, 201, "{body}");
+    assert_eq!(receiver.validations.load(Ordering::SeqCst), 2);
     let sub = json_of(&body);
     assert_eq!(sub["applicationId"], "fake-client", "{sub}");
     let sub = sub["id"].as_str().unwrap().to_owned();
@@ -480,4 +483,43 @@ fn serve_fake_notifies_the_records_an_advance_publishes() {
     for item in by_id.values() {
         check_shape(item, &sub, FAKE_TENANT);
     }
+
+    // The fake revokes the app's access: reauthorizationRequired to the lifecycle URL; reauthorize.
+    let (status, body) = http(
+        s.1,
+        "POST",
+        &format!("/fake/revoke?tenant={FAKE_TENANT}"),
+        &[],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["reauthorizationRequired"], 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lifecycle = loop {
+        let l: Vec<Value> = receiver
+            .items()
+            .into_iter()
+            .filter(|i| i.get("lifecycleEvent").is_some())
+            .collect();
+        if !l.is_empty() || Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lifecycle.len(), 1, "{lifecycle:?}");
+    assert_eq!(lifecycle[0]["lifecycleEvent"], "reauthorizationRequired");
+    assert_eq!(lifecycle[0]["subscriptionId"], sub.as_str());
+    assert_eq!(lifecycle[0]["tenantId"], FAKE_TENANT);
+    let (status, body) = http(
+        s.1,
+        "POST",
+        &format!("/v1.0/subscriptions/{sub}/reauthorize"),
+        &auth,
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = http(s.1, "POST", "/fake/revoke?tenant=nope", &[], "").unwrap();
+    assert_eq!(status, 400);
 }

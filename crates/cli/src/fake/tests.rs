@@ -314,3 +314,59 @@ async fn records_are_gone_after_thirty_fake_days() {
     let n = state.body["tenants"][0]["records"].as_u64().unwrap();
     assert!((150..290).contains(&n), "{n}");
 }
+
+/// `/admin`, `/ingest` and `/analytics` need a token under `--fake`, and `/admin` answers only for the
+/// token's tenant; `/ingest` stores into the token's tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_ingest_need_a_token_and_stay_in_its_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = open(dir.path(), config(7));
+    let (t1, t2) = (token(&app, T1).await, token(&app, T2).await);
+    post(&app, "/fake/advance?minutes=60").await;
+    let mine = ids(&get(&app, LIST, Some(&t1)).await);
+    let versions = format!("/admin/callRecords/{}/versions", mine[0]);
+    for path in [versions.as_str(), "/analytics/v1/summary"] {
+        let a = get(&app, path, None).await;
+        assert_graph_error(&a, StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken");
+    }
+    let a = get(&app, &versions, Some(&t1)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = get(&app, &versions, Some(&t2)).await;
+    assert_graph_error(&a, StatusCode::NOT_FOUND, "itemNotFound");
+    let a = get(&app, &format!("{versions}/1"), Some(&t2)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let rec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/graph/examples/v1.0__callrecords-callrecord-get__response-1.json"
+    ))
+    .unwrap();
+    let rec: Value = serde_json::from_str(&rec).unwrap();
+    let ingest = |token: Option<String>, uri: &str| {
+        let mut b = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b.body(Body::from(rec.to_string())).unwrap()
+    };
+    let a = send(&app, ingest(None, "/ingest/callRecords")).await;
+    assert_graph_error(&a, StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken");
+    let a = send(
+        &app,
+        ingest(
+            Some(t2.clone()),
+            &format!("/ingest/callRecords?tenantId={T1}"),
+        ),
+    )
+    .await;
+    assert_graph_error(&a, StatusCode::BAD_REQUEST, "BadRequest");
+    let a = send(&app, ingest(Some(t2.clone()), "/ingest/callRecords")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let id = rec["id"].as_str().unwrap();
+    let versions = format!("/admin/callRecords/{id}/versions");
+    assert_eq!(get(&app, &versions, Some(&t2)).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&app, &versions, Some(&t1)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -368,6 +368,10 @@ fn print_cost_of_a_day_of_events() {
     let ev = s.events_between(t0(), t0() + SignedDuration::from_hours(24));
     eprintln!("{} events in {:?}", ev.len(), t.elapsed());
     let t = std::time::Instant::now();
-    let rows = s.log_rows_between(LogKind::PstnCall, t0(), t0() + SignedDuration::from_hours(24));
+    let rows = s.log_rows_between(
+        LogKind::PstnCall,
+        t0(),
+        t0() + SignedDuration::from_hours(24),
+    );
     eprintln!("{} pstn rows in {:?}", rows.len(), t.elapsed());
 }

@@ -118,6 +118,8 @@ for (const combo of combos) {
       const h = await page.evaluate(() => document.documentElement.scrollHeight);
       await page.screenshot({ path, fullPage: true, clip: { x: 0, y: 0, width: combo.viewport.width, height: Math.min(h, p.clip) } });
     } else await page.screenshot({ path, fullPage: true });
+    // No value leaks through unformatted.
+    assert.doesNotMatch(await page.innerText('main'), /\b(undefined|NaN|null|\[object Object\])\b|Invalid Date/, `${p.name} text`);
     await axe(page, `${p.name} (${combo.name})`);
     if (combo.name === 'light-desktop') await keyboard(page, p.name);
     assert.deepEqual(problems, [], `${p.name} (${combo.name})`);
@@ -226,7 +228,14 @@ await page.click('summary:has-text("Raw JSON")');
 await page.waitForFunction(() => { const e = document.querySelector('pre.raw'); return e && e.textContent.startsWith('{'); });
 const raw = await page.textContent('pre.raw');
 assert.equal(JSON.parse(raw).id, meeting300.id);
-ok('call: version history rows and the raw JSON of the served version');
+const updated = all.find((c) => c.version >= 2 && c.sessions < 50);
+assert.ok(updated, 'a record with a later version is in the data');
+await page.goto('about:blank');
+await open(page, `#/call/${updated.id}`, '#versions-table');
+await page.click('button:has-text("Show changes")');
+await page.waitForSelector('#diff ul.diff li');
+assert.ok((await page.locator('#diff li').count()) > 0);
+ok('call: version history rows, the raw JSON of the served version, the changes between two versions');
 
 // Buildings: the file's rows and the Missing Subnet report.
 await open(page, '#/buildings', '#missing-table');

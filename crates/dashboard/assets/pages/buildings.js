@@ -35,7 +35,7 @@ export async function render(view, r, alive) {
     const rs = rows(file.value);
     fileCard.append(el('p', { class: 'muted', id: 'building-count' }, `${num(rs.length)} rows`),
       table('Building file rows', HEADS.slice(0, Math.max(14, ...rs.map((x) => x.length))), rs.slice(0, 500), { id: 'buildings-table' }, true),
-      rs.length > 500 ? el('p', { class: 'muted' }, `First 500 of ${num(rs.length)} rows.`) : null);
+      rs.length > 500 ? el('p', { class: 'muted' }, `First 500 of ${num(rs.length)} rows.`) : '');
   } else if (file.reason instanceof ApiFailure && file.reason.status === 404) {
     // Reached only after a 404; see api's buildings route. (The page asks /missingSubnets in any case.)
     fileCard.append(el('p', {}, 'No building file was uploaded yet.'));

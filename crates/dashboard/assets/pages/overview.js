@@ -1,6 +1,5 @@
 // Overview: CQD's tiles against Microsoft's targets, the daily trend per stream kind, the network split,
 // worst buildings and subnets, client versions and platforms — all from /analytics/v1/summary.
-import uPlot from '../vendor/uPlot.esm.js';
 import { api, el, card, pct, num, table, href, setRoute, addDays, failure, cssVar } from '../lib.js';
 
 /** Microsoft's suggested targets (QER guide): audio poor ≤ 3 %, setup failure ≤ 1 %, drop failure ≤ 3 %. */
@@ -62,7 +61,9 @@ function daysBetween(groups, w) {
   return days;
 }
 
-function chart(target, title, days, series, yLabel, fmt) {
+// uPlot is imported when the first chart is drawn, after the tiles (it is the biggest file).
+async function chart(target, title, days, series, yLabel, fmt) {
+  const { default: uPlot } = await import('../vendor/uPlot.esm.js');
   const width = Math.max(280, Math.min(target.clientWidth || 600, 1200) - 8);
   const axis = { stroke: cssVar('--fg'), grid: { stroke: cssVar('--grid') }, ticks: { stroke: cssVar('--grid') } };
   const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
@@ -147,8 +148,8 @@ export async function render(view, r, alive) {
     const rates = kinds.map(([k, label, c]) => ({ label, color: cssVar(c), data: days.map((day) => { const g = at.get(day); return g && g.streams[k].poorRate !== null ? g.streams[k].poorRate * 100 : null; }) }));
     const c1 = card('Streams per day'), c2 = card('Poor streams per day (%)');
     trends.append(c1, c2);
-    chart(c1, 'Streams per day', days, counts, 'streams', (v) => num(Math.round(v)));
-    chart(c2, 'Poor % per day', days, rates, '% poor', (v) => `${v.toFixed(1)}`);
+    await chart(c1, 'Streams per day', days, counts, 'streams', (v) => num(Math.round(v)));
+    await chart(c2, 'Poor % per day', days, rates, '% poor', (v) => `${v.toFixed(1)}`);
   } catch (e) { trends.append(failure('The daily trend could not be read', e)); }
 
   const groupCard = async (target, title, p, key, none, pick) => {

@@ -70,6 +70,12 @@ fn fmt_rate(v: &Value) -> String {
         .map_or_else(|| "-".to_owned(), |r| format!("{:.2}%", r * 100.0))
 }
 
+/// A rate with a trailing `*` when it is over Microsoft's target (table format only).
+fn fmt_rate_vs(v: &Value, target: Option<f64>, mark: bool) -> String {
+    let over = mark && matches!((v.as_f64(), target), (Some(r), Some(t)) if r > t);
+    format!("{}{}", fmt_rate(v), if over { "*" } else { "" })
+}
+
 /// `client-version` → `clientVersion` (the issue's CLI spelling → the API's group key names).
 fn camel_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -139,6 +145,9 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
         ]
         .map(str::to_owned);
         let mut lines = vec![header.to_vec()];
+        let table = args.format == "table";
+        let targets = callrecords_quality::Targets::MICROSOFT;
+        let audio_target = (k == "audio").then_some(targets.audio_poor_rate);
         for (key, s) in groups {
             let st = &s["streams"][k];
             lines.push(vec![
@@ -146,10 +155,18 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
                 s["records"].to_string(),
                 st["total"].to_string(),
                 st["poor"].to_string(),
-                fmt_rate(&st["poorRate"]),
+                fmt_rate_vs(&st["poorRate"], audio_target, table),
                 s["sessions"]["total"].to_string(),
-                fmt_rate(&s["sessions"]["setupFailureRate"]),
-                fmt_rate(&s["sessions"]["dropFailureRate"]),
+                fmt_rate_vs(
+                    &s["sessions"]["setupFailureRate"],
+                    Some(targets.setup_failure_rate),
+                    table,
+                ),
+                fmt_rate_vs(
+                    &s["sessions"]["dropFailureRate"],
+                    Some(targets.drop_failure_rate),
+                    table,
+                ),
                 fmt_rate(&s["calls"]["poorRate"]),
             ]);
         }
@@ -178,6 +195,15 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
                     .collect();
                 writeln!(out, "{}", cells.join("  "))?;
             }
+            writeln!(
+                out,
+                "* over Microsoft's target: audio poor stream rate {:.1}% ({:.1}% inside the corporate \
+                 network), setup failure rate {:.1}%, drop failure rate {:.1}%",
+                targets.audio_poor_rate * 100.0,
+                targets.audio_poor_rate_inside * 100.0,
+                targets.setup_failure_rate * 100.0,
+                targets.drop_failure_rate * 100.0
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -291,6 +291,22 @@ fn quality_every_group_key_and_kind_over_the_cli() {
         );
     }
     assert!(all["streams"]["audio"]["poor"].as_u64().unwrap() > 0);
+    // Microsoft's targets beside the figures: in the JSON, and marked in the table.
+    assert_eq!(
+        all["targets"],
+        json!({"audioPoorRate": 0.03, "audioPoorRateInside": 0.02,
+               "setupFailureRate": 0.01, "dropFailureRate": 0.03})
+    );
+    let table = run(&["quality", "--data", data]);
+    assert!(table.contains("* over Microsoft's target"), "{table}");
+    let audio_rate = all["streams"]["audio"]["poorRate"].as_f64().unwrap();
+    assert_eq!(
+        table.lines().nth(1).unwrap().contains('*'),
+        audio_rate > 0.03
+            || all["sessions"]["setupFailureRate"].as_f64().unwrap() > 0.01
+            || all["sessions"]["dropFailureRate"].as_f64().unwrap() > 0.03,
+        "{table}"
+    );
 
     // Rejected values: non-zero exit, the bad value named, nothing on stdout.
     for args in [

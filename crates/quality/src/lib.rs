@@ -34,6 +34,6 @@ pub use rows::{
 pub use summary::{
     AppSharingSummary, AudioPoorDueTo, CONTRIBUTION_VERSION, COUNTS_LEN, CallsSummary, Counts,
     Group, GroupKey, GroupedSummaryBuilder, KindSummary, OtherSummary, SessionsSummary,
-    StreamsSummary, Summary, SummaryBuilder, VideoPoorDueTo, group_by, grouped_contributions,
-    latest_versions, record_contribution, summarize,
+    StreamsSummary, Summary, SummaryBuilder, Targets, VideoPoorDueTo, group_by,
+    grouped_contributions, latest_versions, record_contribution, summarize,
 };

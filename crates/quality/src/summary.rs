@@ -115,6 +115,38 @@ pub struct Summary {
     pub streams: StreamsSummary,
     pub sessions: SessionsSummary,
     pub calls: CallsSummary,
+    /// Microsoft's suggested targets for these figures ([`Targets::MICROSOFT`]), beside them.
+    pub targets: Targets,
+}
+
+/// Microsoft's suggested targets (Teams Quality of Experience Review guide), as fractions: a figure at or
+/// below its target meets it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Targets {
+    /// `streams.audio.poorRate`, all streams: 3.0 %.
+    pub audio_poor_rate: f64,
+    /// `streams.audio.poorRate` of streams inside the corporate network: 2.0 %.
+    pub audio_poor_rate_inside: f64,
+    /// `sessions.setupFailureRate`: 1.0 %.
+    pub setup_failure_rate: f64,
+    /// `sessions.dropFailureRate`: 3.0 %.
+    pub drop_failure_rate: f64,
+}
+
+impl Targets {
+    pub const MICROSOFT: Targets = Targets {
+        audio_poor_rate: 0.03,
+        audio_poor_rate_inside: 0.02,
+        setup_failure_rate: 0.01,
+        drop_failure_rate: 0.03,
+    };
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets::MICROSOFT
+    }
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
@@ -435,6 +467,7 @@ impl Counts {
                 poor: c.calls_poor,
                 poor_rate: ratio(c.calls_poor, c.calls_total),
             },
+            targets: Targets::MICROSOFT,
         }
     }
 }
@@ -966,7 +999,9 @@ mod tests {
             },
             "sessions": {"total": 6, "poor": 2, "setupFailures": 1, "dropFailures": 1,
                          "setupFailureRate": 1.0 / 6.0, "dropFailureRate": 0.2},
-            "calls": {"total": 3, "poor": 2, "poorRate": 2.0 / 3.0}
+            "calls": {"total": 3, "poor": 2, "poorRate": 2.0 / 3.0},
+            "targets": {"audioPoorRate": 0.03, "audioPoorRateInside": 0.02,
+                        "setupFailureRate": 0.01, "dropFailureRate": 0.03}
         });
         let got = serde_json::to_value(&s).unwrap();
         assert_eq!(got, want);

@@ -34,6 +34,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_buildings, put_buildings))
         .routes(routes!(missing_subnets))
         .routes(routes!(crate::openapi::openapi_json))
+        .merge(crate::analytics_calls::api_routes())
 }
 
 /// `/analytics/v1/...` routes.

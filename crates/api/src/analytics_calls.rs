@@ -10,14 +10,14 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use callrecords_store::ReadScope;
 use callrecords_store::calls::{CallFilter, CallOrder, CallRow};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::analytics::window_of;
 use crate::{ApiError, AppState, derive};
@@ -26,9 +26,10 @@ use crate::{ApiError, AppState, derive};
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 1000;
 
-/// The route.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/analytics/v1/calls", get(calls))
+/// The route, registered with its OpenAPI operation (merged into `/analytics/v1/openapi.json` by
+/// [`crate::openapi`]).
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(calls))
 }
 
 fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
@@ -142,6 +143,25 @@ fn next_link(q: &HashMap<String, String>, skip: usize) -> String {
     format!("/analytics/v1/calls?{}", qs.join("&"))
 }
 
+/// The call list: records with quality rows whose `startDateTime` is in the window, filtered, sorted and
+/// paged (`@odata.count` is the total of the filter, `@odata.nextLink` the next page).
+#[utoipa::path(get, path = "/analytics/v1/calls", tag = "analytics",
+    params(
+        ("from" = Option<String>, Query, description = "Calls starting on or after this day (YYYY-MM-DD) or RFC 3339 instant."),
+        ("until" = Option<String>, Query, description = "Calls starting before this day or instant (exclusive)."),
+        ("search" = Option<String>, Query, description = "Substring of the record id, organizer, a participant or the joinWebUrl."),
+        ("type" = Option<String>, Query, description = "Call type: groupCall or peerToPeer."),
+        ("poorOnly" = Option<bool>, Query, description = "Only calls with a poor audio stream."),
+        ("failedOnly" = Option<bool>, Query, description = "Only calls with a failed session."),
+        ("orderBy" = Option<String>, Query, description = "start, duration, participants or poorStreams, optionally followed by asc or desc (default `start desc`)."),
+        ("$top" = Option<usize>, Query, description = "Page size, 1..1000 (default 50)."),
+        ("$skip" = Option<usize>, Query, description = "Rows to skip."),
+    ),
+    responses(
+        (status = 200, description = "`{\"@odata.count\", \"value\": [...], \"@odata.nextLink\"?}`.", body = Object),
+        (status = 400, description = "A bad parameter value.", body = crate::openapi::GraphError),
+        (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
+    ))]
 async fn calls(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,

@@ -79,7 +79,6 @@ pub fn app(state: AppState) -> Router {
         .merge(subscriptions::routes())
         .merge(analytics::routes())
         .merge(sync_admin::routes())
-        .merge(analytics_calls::routes())
         .merge(callrecords_dashboard::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone());

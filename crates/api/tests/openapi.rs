@@ -97,6 +97,7 @@ async fn openapi_document_is_valid_and_lists_every_analytics_and_ingest_route() 
     let want: BTreeSet<String> = [
         "GET /analytics/v1/summary",
         "GET /analytics/v1/streams",
+        "GET /analytics/v1/calls",
         "GET /analytics/v1/calls/{id}",
         "GET /analytics/v1/buildings",
         "PUT /analytics/v1/buildings",

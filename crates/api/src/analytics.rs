@@ -312,11 +312,11 @@ async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     )))
 }
 
-/// The CQD building file in force, as uploaded.
+/// The CQD building file in force, as uploaded; an empty file (no rows) before the first upload, so a
+/// fresh server answers 200 like one whose file maps no subnet.
 #[utoipa::path(get, path = "/analytics/v1/buildings", tag = "analytics",
     responses(
-        (status = 200, description = "The building file.", body = String, content_type = "text/csv"),
-        (status = 404, description = "No building file was uploaded.", body = crate::openapi::GraphError),
+        (status = 200, description = "The building file (empty before the first upload).", body = String, content_type = "text/csv"),
     ))]
 async fn get_buildings(State(state): State<AppState>) -> Result<Response, ApiError> {
     let q = state
@@ -327,7 +327,7 @@ async fn get_buildings(State(state): State<AppState>) -> Result<Response, ApiErr
         .quality_meta()
         .await?
         .buildings
-        .ok_or_else(|| ApiError::not_found("No building file was uploaded."))?;
+        .unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
 }
 

@@ -1,6 +1,6 @@
 // Buildings: upload CQD's building file (PUT /analytics/v1/buildings), see its rows, and the Missing Subnet
 // report (subnets with ≥ 10 audio streams that no building row covers).
-import { api, apiText, el, card, num, table, failure, ApiFailure } from '../lib.js';
+import { api, apiText, el, card, num, table, failure } from '../lib.js';
 
 /** Rows of a CSV / TSV building file (no quoting in CQD's format). */
 function rows(text) {
@@ -31,14 +31,13 @@ export async function render(view, r, alive) {
   view.append(fileCard, missingCard);
   const [file, missing] = await Promise.allSettled([apiText('/analytics/v1/buildings'), api('/analytics/v1/missingSubnets')]);
   if (!alive()) return;
-  if (file.status === 'fulfilled') {
+  if (file.status === 'fulfilled' && file.value.trim() === '') {
+    fileCard.append(el('p', {}, 'No building file was uploaded yet.'));
+  } else if (file.status === 'fulfilled') {
     const rs = rows(file.value);
     fileCard.append(el('p', { class: 'muted', id: 'building-count' }, `${num(rs.length)} rows`),
       table('Building file rows', HEADS.slice(0, Math.max(14, ...rs.map((x) => x.length))), rs.slice(0, 500), { id: 'buildings-table' }, true),
       rs.length > 500 ? el('p', { class: 'muted' }, `First 500 of ${num(rs.length)} rows.`) : '');
-  } else if (file.reason instanceof ApiFailure && file.reason.status === 404) {
-    // Reached only after a 404; see api's buildings route. (The page asks /missingSubnets in any case.)
-    fileCard.append(el('p', {}, 'No building file was uploaded yet.'));
   } else fileCard.append(failure('The building file could not be read', file.reason));
   if (missing.status === 'fulfilled') {
     const v = missing.value.value;

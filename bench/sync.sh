@@ -3,6 +3,7 @@
 #
 #   bash bench/sync.sh           ~1,200 records (rate 4 / fake minute, 300 fake minutes), REPS=3
 #   bash bench/sync.sh --smoke   ~60 records, REPS=1
+#   BENCH_SYNC_RATE=2 BENCH_SYNC_MINUTES=300 BENCH_SYNC_REPS=3 bash bench/sync.sh   (other sizes)
 #
 # 1. `--fake --no-throttle` upstream: median of REPS `sync --once` runs, each into a fresh store, at
 #    --concurrency 1, 4 and 8: records/s, MB/s (response bodies), and where the time goes (the report's
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0; [ "${1:-}" = "--smoke" ] && SMOKE=1
-if [ "$SMOKE" = 1 ]; then RATE=1; MINUTES=60; REPS=1; else RATE=4; MINUTES=300; REPS=3; fi
+if [ "$SMOKE" = 1 ]; then RATE=1; MINUTES=60; REPS=1; else RATE=${BENCH_SYNC_RATE:-4}; MINUTES=${BENCH_SYNC_MINUTES:-300}; REPS=${BENCH_SYNC_REPS:-3}; fi
 cargo build --release --locked -p callrecords-cli >/dev/null
 B=$PWD/target/release/callrecords
 D=$PWD/bench/data/sync; rm -rf "$D"; mkdir -p "$D"; OUT=$PWD/bench/out; mkdir -p "$OUT"

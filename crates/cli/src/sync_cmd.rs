@@ -63,7 +63,7 @@ pub struct Args {
     #[arg(long, default_value = "https://graph.microsoft.com")]
     graph_url: String,
     /// The token scope (default: {graph-url}/.default). For a Graph stand-in on another URL that
-    /// expects Graph's own resource: https://graph.microsoft.com/.default.
+    /// expects Graph's own resource: `https://graph.microsoft.com/.default`.
     #[arg(long)]
     scope: Option<String>,
     /// List records (and log rows) from this date or instant (default: the stored cursor minus --rescan,

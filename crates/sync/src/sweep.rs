@@ -325,15 +325,15 @@ impl Syncer {
     }
 
     /// Fetches the listed records not stored yet, `concurrency` at a time, and stores them. Returns the
-    /// ones that answered 404, and whether everything else was committed.
+    /// ones that answered 404 and the ones that failed otherwise (everything else was committed).
     async fn fetch_and_store(
         &self,
         wanted: Vec<(String, i64)>,
         report: &mut SweepReport,
-    ) -> Result<(Vec<(String, i64)>, bool), SweepError> {
+    ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), SweepError> {
         const STORE_BATCH: usize = 32;
         let mut not_found = Vec::new();
-        let mut ok = true;
+        let mut failed = Vec::new();
         let mut queue = wanted.into_iter();
         let mut running = JoinSet::new();
         let mut ready = Vec::new();
@@ -354,8 +354,9 @@ impl Syncer {
             let (id, version, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
+                    // The task's (id, version) is unknown here: the caller's cursor must not move.
                     report.errors.push(format!("a fetch task failed: {e}"));
-                    ok = false;
+                    failed.push((String::new(), 0));
                     continue;
                 }
             };
@@ -375,13 +376,13 @@ impl Syncer {
                     return Err(e.into());
                 }
                 Err(e) => {
-                    ok = false;
                     report.errors.push(format!("record {id}: {e}"));
+                    failed.push((id, version));
                 }
             }
         }
         self.store_records(ready, report).await?;
-        Ok((not_found, ok))
+        Ok((not_found, failed))
     }
 
     /// One complete record: the GET with `$expand=sessions($expand=segments)` and every sessions page,
@@ -418,10 +419,27 @@ impl Syncer {
                 sessions.extend(take_array(p, "value"));
                 next = next_link(p, "@odata.nextLink");
             }
-            let mut parts = self
+            let mut parts = match self
                 .client
                 .get(&format!("{base}?$expand=participants_v2"), &kind)
-                .await?;
+                .await
+            {
+                Ok(p) => p,
+                // A service that refuses the expansion: the record plain, and the participants_v2 list.
+                Err(FetchError::Refused { status: 400, .. }) => {
+                    let mut plain = self.client.get(&base, &kind).await?;
+                    pages += 1;
+                    if let Some(o) = plain.as_object_mut() {
+                        o.insert(
+                            "participants_v2@odata.nextLink".into(),
+                            Value::String(format!("{base}/participants_v2")),
+                        );
+                        o.insert("participants_v2".into(), Value::Array(Vec::new()));
+                    }
+                    plain
+                }
+                Err(e) => return Err(e),
+            };
             pages += 1;
             let Some(pobj) = parts.as_object_mut() else {
                 return Err(unexpected("a record that is not a JSON object"));
@@ -477,7 +495,8 @@ impl Syncer {
                 .map(|c| c - self.opts.rescan)
                 .unwrap_or(now - RETENTION)
         });
-        let to = self.opts.until.unwrap_or(now - self.opts.lag);
+        let to = whole_seconds(self.opts.until.unwrap_or(now - self.opts.lag));
+        let from = whole_seconds(from);
         if state.origin.is_none() {
             state.origin = Some(from);
         }
@@ -489,8 +508,8 @@ impl Syncer {
         let retry: Vec<(String, i64)> = pending.iter().map(|p| (p.id.clone(), p.version)).collect();
         let mut seen: HashSet<(String, i64)> = retry.iter().cloned().collect();
         if !retry.is_empty() {
-            let (nf, _) = self.fetch_and_store(retry, &mut report).await?;
-            let still: HashSet<_> = nf.into_iter().collect();
+            let (nf, failed) = self.fetch_and_store(retry, &mut report).await?;
+            let still: HashSet<_> = nf.into_iter().chain(failed).collect();
             pending.retain(|p| still.contains(&(p.id.clone(), p.version)));
             for p in &mut pending {
                 p.attempts += 1;
@@ -524,7 +543,8 @@ impl Syncer {
                     wanted.push((id, version));
                 }
             }
-            let (nf, ok) = self.fetch_and_store(wanted, &mut report).await?;
+            let (nf, failed) = self.fetch_and_store(wanted, &mut report).await?;
+            let ok = failed.is_empty();
             for (id, version) in nf {
                 if !pending.iter().any(|p| p.id == id && p.version == version) {
                     pending.push(Pending {
@@ -552,8 +572,8 @@ impl Syncer {
             tokio::time::sleep(self.opts.not_found_delay).await;
             let retry: Vec<(String, i64)> =
                 pending.iter().map(|p| (p.id.clone(), p.version)).collect();
-            let (nf, _) = self.fetch_and_store(retry, &mut report).await?;
-            let still: HashSet<_> = nf.into_iter().collect();
+            let (nf, failed) = self.fetch_and_store(retry, &mut report).await?;
+            let still: HashSet<_> = nf.into_iter().chain(failed).collect();
             pending.retain(|p| still.contains(&(p.id.clone(), p.version)));
             for p in &mut pending {
                 p.attempts += 1;
@@ -629,7 +649,8 @@ impl Syncer {
                 .or(state.origin)
                 .unwrap_or(now - RETENTION)
         });
-        let to = self.opts.until.unwrap_or(now - self.opts.lag);
+        let to = whole_seconds(self.opts.until.unwrap_or(now - self.opts.lag));
+        let from = whole_seconds(from);
         let step = self
             .opts
             .log_window
@@ -705,6 +726,11 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// `t` without its fraction of a second (date-time literals stay short and portable).
+fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 fn unexpected(what: &str) -> FetchError {

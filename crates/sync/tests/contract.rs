@@ -162,13 +162,19 @@ async fn graph(State(s): State<Shared>, req: Request) -> Response {
             }
             ok(r)
         }
-        "r3" if n == 1 => graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException"),
+        "r3" if n == 1 && tail.is_empty() => {
+            graph_error(StatusCode::INTERNAL_SERVER_ERROR, "generalException")
+        }
         "r3" => {
+            // A service that refuses `$expand=participants_v2`: the list route serves them.
+            if tail == "participants_v2" {
+                return ok(json!({"value": [participant(9)]}));
+            }
             let mut r = record("r3", 2);
             if query.contains("sessions") {
                 r["sessions"] = json!([session(9)]);
-            } else {
-                r["participants_v2"] = json!([participant(9)]);
+            } else if query.contains("participants_v2") {
+                return graph_error(StatusCode::BAD_REQUEST, "invalidRequest");
             }
             ok(r)
         }
@@ -258,7 +264,10 @@ async fn a_sweep_follows_graphs_contract_and_loses_nothing() {
         !raw.contains("@odata.nextLink") && !raw.contains("@odata.context"),
         "{raw}"
     );
-    assert!(store.get_version(&scope, "r3", 2).await.unwrap().is_some());
+    let r3: Value =
+        serde_json::from_str(&store.get_version(&scope, "r3", 2).await.unwrap().unwrap()).unwrap();
+    assert_eq!(r3["participants_v2"], json!([participant(9)]));
+    assert_eq!(r3["sessions"], json!([session(9)]));
 
     let rows = store
         .query_log_rows(

@@ -323,11 +323,7 @@ async fn get_buildings(State(state): State<AppState>) -> Result<Response, ApiErr
         .store
         .quality()
         .ok_or_else(|| ApiError::unavailable("This store keeps no quality data."))?;
-    let text = q
-        .quality_meta()
-        .await?
-        .buildings
-        .unwrap_or_default();
+    let text = q.quality_meta().await?.buildings.unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
 }
 

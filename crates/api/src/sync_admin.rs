@@ -1,6 +1,7 @@
 //! `GET /admin/sync`: every tenant's `callrecords sync` state (cursor, lag, last sweep's counts, pending and
 //! given-up records, totals), as the sync command saved it in the store.
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -8,15 +9,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RequestScope};
 
 /// The `/admin/sync` route.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/sync", get(sync_states))
 }
 
-async fn sync_states(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let rows = state.store.list_sync_states().await?;
+async fn sync_states(
+    State(state): State<AppState>,
+    scope: Option<Extension<RequestScope>>,
+) -> Result<Response, ApiError> {
+    // Only the tenants the caller may see (under `--fake`, the token's).
+    let only = scope.and_then(|Extension(s)| s.scope.tenant().map(str::to_owned));
+    let rows: Vec<_> = state
+        .store
+        .list_sync_states()
+        .await?
+        .into_iter()
+        .filter(|r| only.as_deref().is_none_or(|t| t == r.tenant))
+        .collect();
     let now_us = jiff::Timestamp::now().as_microsecond();
     let value: Vec<Value> = rows
         .into_iter()

@@ -256,7 +256,11 @@ async fn buildings_put_get_errors_and_missing_subnets() {
     let (s, t) = env
         .send(Method::GET, "/analytics/v1/buildings", String::new())
         .await;
-    assert_eq!(s, StatusCode::OK, "no file yet is an empty file, not an error");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "no file yet is an empty file, not an error"
+    );
     assert_eq!(t, "");
     let good = "10.0.1.0,Net,24,HQ,Own,Office,Open,Oslo,0150,NO,Oslo,EMEA,1,0,0\n";
     let (s, t) = env

@@ -1,14 +1,19 @@
 // Operations: the store's size (records and version counts from the Graph list's @odata.count), the
-// change-notification subscriptions with their delivery state, and (when the server has it) sync status.
-import { api, el, card, num, when, table, failure } from '../lib.js';
+// change-notification subscriptions with their delivery state, and sync status per tenant (/admin/sync).
+import { api, el, card, num, when, dur, table, failure } from '../lib.js';
 
-/**
- * HOOK (sync status): `/admin/sync` does not exist yet (another issue adds it). When it does, fetch it here
- * and return a table of its tenants (last sync, cursor, errors). Until then nothing is requested, so the
- * page makes no failing request.
- */
+/** Sync status per tenant from `GET /admin/sync` (what `callrecords sync` saved in the store). */
 async function syncStatus() {
-  return el('p', { class: 'muted', id: 'sync-status' }, 'Sync status is not reported by this server yet (no /admin/sync).');
+  const rows = (await api('/admin/sync')).value || [];
+  if (!rows.length) return el('p', { class: 'muted', id: 'sync-status' }, 'No tenant has been synced into this store.');
+  return table('Sync status per tenant', ['Tenant', 'Cursor (UTC)', 'Lag', 'Last sweep finished', 'Stored', 'Throttled', 'Pending', 'Gave up', 'Errors'],
+    rows.map((r) => {
+      const st = r.state || {};
+      const last = st.lastSweep || {};
+      return [el('code', {}, r.tenant), when(st.cursor), r.lagSeconds == null ? '—' : dur(r.lagSeconds), when(last.finished),
+        num(last.stored ?? 0), num(last.throttled ?? 0), num((st.pending || []).length), num((st.gaveUp || []).length),
+        (last.errors || []).length ? last.errors.join('; ') : 'none'];
+    }), { id: 'sync-status' });
 }
 
 export async function render(view, r, alive) {

@@ -279,7 +279,7 @@ fn assert_same(up: u16, token: &str, down: u16) -> usize {
             let n = v["version"].as_i64().unwrap();
             let path = format!("/admin/callRecords/{id}/versions/{n}");
             let mut mine = get_json(down, &path, None);
-            let mut theirs = get_json(up, &path, None);
+            let mut theirs = get_json(up, &path, Some(token));
             strip(&mut mine);
             strip(&mut theirs);
             assert_eq!(mine, theirs, "version {n} of {id} differs");

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 N=100000; REPS=7
 [ "${1:-}" = "--smoke" ] && { N=2000; REPS=3; }
 [ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --silent)
-cargo build --release --locked -q -p callrecords-cli
+# The same package set as bench/run.sh, so that after it (as in .ci/run) this is not a second release build
+# with other feature unification.
+cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
 bin=target/release/callrecords
 data="bench/data/dashboard-$N"
 mkdir -p bench/out bench/data

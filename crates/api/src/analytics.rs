@@ -42,11 +42,13 @@ pub fn routes() -> Router<AppState> {
     api_routes().split_for_parts().0
 }
 
-fn json_response(body: String) -> Response {
+/// A JSON body with its content type.
+pub(crate) fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn ready(store: &dyn Store) -> Result<&dyn QualityStore, ApiError> {
+/// The store's quality tables, caught up with the change feed (503 when the store keeps none).
+pub(crate) async fn ready(store: &dyn Store) -> Result<&dyn QualityStore, ApiError> {
     let q = store
         .quality()
         .ok_or_else(|| ApiError::unavailable("This store keeps no quality data."))?;

@@ -11,16 +11,15 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use callrecords_store::ReadScope;
 use callrecords_store::calls::{CallFilter, CallOrder, CallRow};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::analytics::window_of;
-use crate::{ApiError, AppState, derive};
+use crate::analytics::{json_response, ready, window_of};
+use crate::{ApiError, AppState};
 
 /// Default and largest page.
 pub const DEFAULT_PAGE: usize = 50;
@@ -167,11 +166,7 @@ async fn calls(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(&q)?;
-    let store = state.store.as_ref();
-    let quality = store
-        .quality()
-        .ok_or_else(|| ApiError::unavailable("This store keeps no quality data."))?;
-    derive::catch_up(store).await?;
+    let quality = ready(state.store.as_ref()).await?;
     let page = quality.quality_calls(&ReadScope::All, &filter).await?;
     let end = filter.skip.saturating_add(page.rows.len());
     let mut body = json!({
@@ -181,9 +176,5 @@ async fn calls(
     if (end as u64) < page.total && !page.rows.is_empty() {
         body["@odata.nextLink"] = json!(next_link(&q, end));
     }
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response())
+    Ok(json_response(body.to_string()))
 }

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use callrecords_store::ReadScope;
+
 use crate::{ApiError, AppState, RequestScope};
 
 /// The `/admin/sync` route.
@@ -21,14 +23,8 @@ async fn sync_states(
     scope: Option<Extension<RequestScope>>,
 ) -> Result<Response, ApiError> {
     // Only the tenants the caller may see (under `--fake`, the token's).
-    let only = scope.and_then(|Extension(s)| s.scope.tenant().map(str::to_owned));
-    let rows: Vec<_> = state
-        .store
-        .list_sync_states()
-        .await?
-        .into_iter()
-        .filter(|r| only.as_deref().is_none_or(|t| t == r.tenant))
-        .collect();
+    let scope = scope.map_or(ReadScope::All, |Extension(s)| s.scope);
+    let rows = state.store.list_sync_states(&scope).await?;
     let now_us = jiff::Timestamp::now().as_microsecond();
     let value: Vec<Value> = rows
         .into_iter()

@@ -13,6 +13,10 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// `GET /analytics/v1/calls` (the dashboard's call list), on this file's helpers.
+#[path = "analytics/calls.rs"]
+mod calls;
+
 struct Env {
     _dir: tempfile::TempDir,
     app: Router,

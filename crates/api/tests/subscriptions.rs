@@ -100,6 +100,18 @@ fn env() -> Env {
 }
 
 impl Env {
+    /// Creates a subscription (`sub_body`'s arguments) and asserts the 201; its JSON.
+    async fn subscribe(&self, url: &str, change_type: &str, resource: &str) -> Value {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/v1.0/subscriptions",
+                Some(sub_body(url, change_type, resource)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)
@@ -176,18 +188,9 @@ async fn create_get_list_patch_delete() {
     let e = env();
     let (r, base) = receiver().await;
     let url = format!("{base}/hook");
-    let (s, v) = e
-        .call(
-            Method::POST,
-            "/v1.0/subscriptions",
-            Some(sub_body(
-                &url,
-                "created,updated",
-                "/communications/callRecords",
-            )),
-        )
+    let v = e
+        .subscribe(&url, "created,updated", "/communications/callRecords")
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(r.handshakes.load(Ordering::SeqCst), 1);
     let example: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
@@ -343,18 +346,9 @@ async fn notifications_created_then_updated_once_each() {
     let url = format!("{base}/hook");
     // Records before the subscription never notify it.
     e.put(vec![record("old", 1, "p1")]).await;
-    let (s, sub) = e
-        .call(
-            Method::POST,
-            "/v1.0/subscriptions",
-            Some(sub_body(
-                &url,
-                "created,updated",
-                "/communications/callRecords",
-            )),
-        )
+    let sub = e
+        .subscribe(&url, "created,updated", "/communications/callRecords")
         .await;
-    assert_eq!(s, StatusCode::CREATED);
     let _n = e.notifier(50);
     e.put(vec![record("a", 1, "p1"), record("b", 1, "p2")])
         .await;
@@ -407,14 +401,9 @@ async fn a_failing_receiver_gets_everything_later() {
     let (r, base) = receiver().await;
     r.fail_first.store(3, Ordering::SeqCst);
     let url = format!("{base}/hook");
-    let (s, sub) = e
-        .call(
-            Method::POST,
-            "/v1.0/subscriptions",
-            Some(sub_body(&url, "created", "/communications/callRecords")),
-        )
+    let sub = e
+        .subscribe(&url, "created", "/communications/callRecords")
         .await;
-    assert_eq!(s, StatusCode::CREATED);
     let _n = e.notifier(30);
     e.put((0..5).map(|i| record(&format!("r{i}"), 1, "p")).collect())
         .await;
@@ -455,18 +444,12 @@ async fn the_participant_filter_notifies_matching_records_only() {
     let e = env();
     let (r, base) = receiver().await;
     let url = format!("{base}/hook");
-    let (s, v) = e
-        .call(
-            Method::POST,
-            "/v1.0/subscriptions",
-            Some(sub_body(
-                &url,
-                "created",
-                "/communications/callRecords?$filter=participants/any(p:p/id eq 'alice')",
-            )),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    e.subscribe(
+        &url,
+        "created",
+        "/communications/callRecords?$filter=participants/any(p:p/id eq 'alice')",
+    )
+    .await;
     let _n = e.notifier(50);
     e.put(vec![
         record("x", 1, "bob"),
@@ -524,14 +507,9 @@ async fn a_slow_receiver_goes_through_the_slow_state_under_graph_delivery() {
     let (r, base) = receiver().await;
     r.slow_first.store(1, Ordering::SeqCst);
     let url = format!("{base}/hook");
-    let (s, sub) = e
-        .call(
-            Method::POST,
-            "/v1.0/subscriptions",
-            Some(sub_body(&url, "created", "/communications/callRecords")),
-        )
+    let sub = e
+        .subscribe(&url, "created", "/communications/callRecords")
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{sub}");
     let sid = sub["id"].as_str().unwrap().to_owned();
     let clock = ManualClock::new(jiff::Timestamp::now());
     let mut cfg = WorkerConfig::new(DeliveryPolicy::graph());

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use callrecords_store::Store;
+use callrecords_store::{ReadScope, Store};
 use callrecords_store_sqlite::SqliteStore;
 use callrecords_sync::{
     Budgets, Credential, GraphClient, Limits, RetryPolicy, SweepOptions, SweepReport, Syncer,
@@ -453,7 +453,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let data = &args.data.data;
     let store = SqliteStore::open(data)
         .with_context(|| format!("opening the store in {}", data.display()))?;
-    let rows = store.list_sync_states().await?;
+    let rows = store.list_sync_states(&ReadScope::All).await?;
     let now = Timestamp::now();
     let mut out = Vec::new();
     for r in rows {

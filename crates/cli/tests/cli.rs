@@ -1,10 +1,8 @@
 //! Black-box tests of the real `callrecords` binary: validate, import, and a server killed with SIGKILL
 //! mid-ingest that must keep every acknowledged record.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callrecords_model::validate::strip_control_annotations;
@@ -12,9 +10,8 @@ use callrecords_store::{ReadScope, RecordRead, Store, Window};
 use callrecords_store_sqlite::SqliteStore;
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_callrecords"))
-}
+mod common;
+use common::{Server, bin};
 
 /// Microsoft's example bodies, carried in the repository (`tests/fixtures/graph`, see its NOTICE).
 fn examples() -> PathBuf {
@@ -226,67 +223,18 @@ fn import_keeps_every_good_record_value_identical_and_names_the_bad_ones() {
 
 // ---- the server, killed mid-ingest -------------------------------------------------------------------
 
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
 fn start(data: &Path) -> Server {
-    let port = free_port();
-    let child = bin()
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = http(port, "GET", "/healthz", "") {
-            return Server(child, port);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("server did not start");
+    common::spawn(&["serve"], data, "/healthz")
 }
 
-/// A minimal HTTP/1.1 client (one request per connection).
 fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)?;
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status line"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    common::request(
+        port,
+        method,
+        path,
+        &[("Content-Type", "application/x-ndjson")],
+        body,
+    )
 }
 
 #[test]
@@ -582,27 +530,23 @@ fn every_generated_record_and_log_row_validates_and_gen_is_deterministic() {
     );
 }
 
-#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
 fn start_fake(data: &Path) -> Server {
-    let port = free_port();
-    let child = bin()
-        .args(["serve", "--fake", "--speed", "0", "--rate", "0.1"])
-        .args(["--start", "2026-01-05T08:00:00Z", "--seed", "9", "--data"])
-        .arg(data)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = http(port, "GET", "/fake/state", "") {
-            return Server(child, port);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("fake server did not start");
+    common::spawn(
+        &[
+            "serve",
+            "--fake",
+            "--speed",
+            "0",
+            "--rate",
+            "0.1",
+            "--start",
+            "2026-01-05T08:00:00Z",
+            "--seed",
+            "9",
+        ],
+        data,
+        "/fake/state",
+    )
 }
 
 #[test]

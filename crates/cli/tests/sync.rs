@@ -2,13 +2,14 @@
 //! (throttling on, 2 % injected 503 / 504 faults, meetings over 60 sessions and 130 participants).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{bin, spawn};
 
 const TENANT: &str = "dc368399-474c-4d40-900c-6265431fd81f";
 const SECRET: &str = "fake-secret";
@@ -16,99 +17,24 @@ const SECRET: &str = "fake-secret";
 /// 161 and 170 sessions (140 and 153 participants).
 const START: &str = "2026-01-05T08:00:00Z";
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_callrecords"))
-}
-
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-#[allow(clippy::zombie_processes)] // owned by `Server`, whose drop kills and waits
-fn spawn(args: &[&str], data: &Path, probe: &str) -> Server {
-    let port = free_port();
-    let child = bin()
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = http(port, "GET", probe, None) {
-            return Server(child, port);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("server did not start");
-}
-
-/// A minimal HTTP/1.1 client (one request per connection; chunked bodies decoded).
+/// A request with the token (if any) and Graph's unknown-enum preference; a `path` of the form
+/// `PATH BODY FORM` posts a form body.
 fn http(
     port: u16,
     method: &str,
     path: &str,
     token: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let (path, body) = match path.split_once(" BODY ") {
-        Some((p, b)) => (p, b),
-        None => (path, ""),
-    };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Prefer: include-unknown-enum-members\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)?;
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status line"))?;
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = &after[n + 2..];
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
+    let (path, body) = path.split_once(" BODY ").unwrap_or((path, ""));
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("Prefer", "include-unknown-enum-members"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
+    common::request(port, method, path, &headers, body)
 }
 
 /// GET JSON, retrying the upstream's injected faults and throttling (this is the test's own client).

@@ -50,7 +50,13 @@ pub async fn consumer_cursors_are_durable_and_monotonic(store: Arc<dyn Store>) {
 pub async fn sync_states_are_per_tenant_and_replaced(store: Arc<dyn Store>, other: Arc<dyn Store>) {
     use callrecords_store::SyncStateRow;
     assert_eq!(store.sync_state("t1").await.unwrap(), None);
-    assert!(store.list_sync_states().await.unwrap().is_empty());
+    assert!(
+        store
+            .list_sync_states(&ReadScope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let row = |tenant: &str, state: &str, at: i64| SyncStateRow {
         tenant: tenant.into(),
         state: state.into(),
@@ -73,11 +79,18 @@ pub async fn sync_states_are_per_tenant_and_replaced(store: Arc<dyn Store>, othe
         Some(row("t1", r#"{"cursor":9,"pending":["a"]}"#, 12))
     );
     assert_eq!(
-        other.list_sync_states().await.unwrap(),
+        other.list_sync_states(&ReadScope::All).await.unwrap(),
         vec![
             row("t1", r#"{"cursor":9,"pending":["a"]}"#, 12),
             row("t2", r#"{"cursor":1}"#, 10)
         ]
+    );
+    assert_eq!(
+        other
+            .list_sync_states(&ReadScope::Tenant("t2".into()))
+            .await
+            .unwrap(),
+        vec![row("t2", r#"{"cursor":1}"#, 10)]
     );
     assert_eq!(store.sync_state("t3").await.unwrap(), None);
 }

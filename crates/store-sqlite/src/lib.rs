@@ -358,8 +358,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError> {
-        self.read(notifications::list_sync_states).await
+    async fn list_sync_states(&self, scope: &ReadScope) -> Result<Vec<SyncStateRow>, StoreError> {
+        let scope = scope.clone();
+        self.read(move |c| notifications::list_sync_states(c, &scope))
+            .await
     }
 
     async fn create_subscription(

@@ -66,11 +66,18 @@ pub(crate) fn put_sync_state(
 
 pub(crate) fn list_sync_states(
     c: &Connection,
+    scope: &ReadScope,
 ) -> Result<Vec<callrecords_store::SyncStateRow>, StoreError> {
+    let mut params = Vec::new();
+    let only = scope_clause(scope, &mut params);
     let mut st = c
-        .prepare_cached("SELECT tenant, state, updated_us FROM sync_state ORDER BY tenant")
+        .prepare_cached(&format!(
+            "SELECT tenant, state, updated_us FROM sync_state WHERE 1 = 1{only} ORDER BY tenant"
+        ))
         .db()?;
-    let rows = st.query_map([], sync_from_row).db()?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(params), sync_from_row)
+        .db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
 }
 

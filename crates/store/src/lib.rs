@@ -538,8 +538,8 @@ pub trait Store: Send + Sync + 'static {
     /// Save a tenant's sync state, replacing the previous one, durable on return.
     async fn put_sync_state(&self, row: &SyncStateRow) -> Result<(), StoreError>;
 
-    /// Every tenant's sync state, by tenant.
-    async fn list_sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError>;
+    /// The sync state of every tenant in `scope`, by tenant.
+    async fn list_sync_states(&self, scope: &ReadScope) -> Result<Vec<SyncStateRow>, StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

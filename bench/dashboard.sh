@@ -9,13 +9,18 @@
 # bench/data/dashboard-N (kept between runs: the import is the slow part), output in bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=100000; REPS=7
-[ "${1:-}" = "--smoke" ] && { N=2000; REPS=3; }
+N=100000; REPS=7; SMOKE=0
+[ "${1:-}" = "--smoke" ] && { N=2000; REPS=3; SMOKE=1; }
 [ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --silent)
-# The same package set as bench/run.sh, so that after it (as in .ci/run) this is not a second release build
-# with other feature unification.
-cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
-bin=target/release/callrecords
+if [ "$SMOKE" = 1 ]; then
+  # A smoke run judges no goal: the debug binary the test suites already built (no release build in CI).
+  bin="$(bash tests/build-bins.sh)/callrecords"
+else
+  # The same target directory and package set as bench/run.sh: the two share one release build.
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-bench}
+  cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
+  bin=$CARGO_TARGET_DIR/release/callrecords
+fi
 data="bench/data/dashboard-$N"
 mkdir -p bench/out bench/data
 if [ ! -f "$data/.complete" ]; then

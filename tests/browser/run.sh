@@ -14,8 +14,7 @@ fi
 if [[ ! -d tests/browser/node_modules/playwright-core || ! -d tests/browser/node_modules/axe-core ]]; then
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
 fi
-cargo build --locked -q -p callrecords-cli
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/callrecords"
+bin="$(bash tests/build-bins.sh)/callrecords"
 work="$(mktemp -d)"
 server_pid=""
 hook_pid=""

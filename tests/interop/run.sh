@@ -9,8 +9,9 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import msgraph, msg
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "msgraph-sdk==1.65.0" "msgraph-beta-sdk==1.66.0" "pytest==9.2.0"
 fi
-cargo build --locked -q -p callrecords-cli
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/callrecords"
+# --prepare-only: install the SDKs and stop (.ci/run does it in the background while cargo builds).
+[[ "${1:-}" == "--prepare-only" ]] && exit 0
+bin="$(bash tests/build-bins.sh)/callrecords"
 work="$(mktemp -d)"
 server_pid=""
 fake_pid=""

@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! `callrecords`: a Microsoft Graph call-records server, store and toolbox in one binary.
 
+mod backup_cmd;
 mod fake;
 mod gen_cmd;
 mod import;
@@ -59,6 +60,10 @@ enum Command {
     Export(quality_cmd::ExportArgs),
     /// Pull a tenant's call records and PSTN logs from Microsoft Graph into the store (`sync status`: state).
     Sync(sync_cmd::Args),
+    /// Write a consistent copy of the store while it is in use (`serve`, `import` may keep running).
+    Backup(backup_cmd::BackupArgs),
+    /// Put a backup in place as the store of a data directory.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
         Command::Buildings(args) => quality_cmd::run_buildings(args),
         Command::Export(args) => quality_cmd::run_export(args),
         Command::Sync(args) => sync_cmd::run(args),
+        Command::Backup(args) => backup_cmd::run_backup(args),
+        Command::Restore(args) => backup_cmd::run_restore(args),
     };
     match result {
         Ok(code) => code,

@@ -571,3 +571,119 @@ fn serve_fake_guards_graph_routes_advances_and_keeps_its_clock_across_a_restart(
     assert_eq!(v["now"], now["now"]);
     assert_eq!(v["tenants"], now["tenants"]);
 }
+
+// ---- backup while serving, restore -----------------------------------------------------------------
+
+#[test]
+fn a_backup_taken_during_ingest_restores_every_record_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = bin()
+        .args(["gen", "--count", "2000", "--seed", "12", "--small"])
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let server = start(&data);
+    let port = server.1;
+    // The sender posts batches of 5 until told to stop; `acked` counts the lines acknowledged so far.
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (acked, stop, lines) = (acked.clone(), stop.clone(), lines.clone());
+        std::thread::spawn(move || {
+            for chunk in lines.chunks(5) {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let (status, body) =
+                    http(port, "POST", "/ingest/callRecords", &chunk.join("\n")).unwrap();
+                assert_eq!(status, 200, "{body}");
+                acked.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+    let file = dir.path().join("backup.db");
+    let backup = bin()
+        .args(["backup", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let during = acked.load(std::sync::atomic::Ordering::SeqCst);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    sender.join().unwrap();
+    drop(server);
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert!(
+        during > before,
+        "no record was acknowledged while the backup ran; the test proves nothing"
+    );
+    let said = String::from_utf8(backup.stdout).unwrap();
+    assert!(said.starts_with("backup written:"), "{said}");
+
+    // A second backup to the same file is refused; restoring over an existing store needs --replace.
+    let again = bin()
+        .args(["backup", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let refused = bin()
+        .arg("restore")
+        .arg(&file)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
+    let restored = dir.path().join("restored");
+    let done = bin()
+        .arg("restore")
+        .arg(&file)
+        .arg("--data")
+        .arg(&restored)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let server = start(&restored);
+    for line in &lines[..before] {
+        let rec: Value = serde_json::from_str(line).unwrap();
+        let id = rec["id"].as_str().unwrap();
+        let (status, body) = http(
+            server.1,
+            "GET",
+            &format!("/admin/callRecords/{id}/versions/{}", rec["version"]),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            status, 200,
+            "{id} acknowledged before the backup, missing after the restore: {body}"
+        );
+        assert!(
+            same(&serde_json::from_str(&body).unwrap(), &rec),
+            "{id} changed"
+        );
+    }
+}

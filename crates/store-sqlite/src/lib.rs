@@ -11,6 +11,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`connection`] | opening connections, the migrations |
+//! | [`backup`] | online backup (`VACUUM INTO`) and restore |
 //! | `encoding` | the stored form of raw JSON (deflate) |
 //! | `write` | preparing and writing record batches (the version rules applied) |
 //! | `read` | record reads, version history, the change feed |
@@ -31,6 +32,7 @@ use callrecords_store::{
 };
 use rusqlite::{Connection, ErrorCode};
 
+pub mod backup;
 mod calls;
 pub mod connection;
 mod encoding;

@@ -5,9 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 venv="${CALLRECORDS_INTEROP_VENV:-$root/target/interop-venv}"
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import msgraph, msgraph_beta, pytest" 2>/dev/null; then
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import msgraph, msgraph_beta, pytest, prometheus_client" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "msgraph-sdk==1.65.0" "msgraph-beta-sdk==1.66.0" "pytest==9.2.0"
+  "$venv/bin/pip" install -q --disable-pip-version-check "msgraph-sdk==1.65.0" "msgraph-beta-sdk==1.66.0" "pytest==9.2.0" "prometheus-client==0.26.0"
 fi
 # --prepare-only: install the SDKs and stop (.ci/run does it in the background while cargo builds).
 [[ "${1:-}" == "--prepare-only" ]] && exit 0
@@ -39,7 +39,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py \
+  tests/interop/test_metrics.py
 
 # Subscriptions through GraphServiceClient against `serve --fake` (frozen clock; the test advances it).
 fake_port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -66,6 +66,7 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
 async fn ingest(
     State(state): State<AppState>,
     scope: Option<Extension<crate::RequestScope>>,
+    metrics: Option<Extension<std::sync::Arc<crate::telemetry::Metrics>>>,
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -130,6 +131,11 @@ async fn ingest(
             "BadRequest",
             format!("The request body is not JSON: {first}"),
         ));
+    }
+    if let Some(Extension(m)) = &metrics {
+        for r in &done.results {
+            m.count_ingested(kind.cli_name(), r.outcome.kind().as_str(), 1);
+        }
     }
     let body = serde_json::to_string(&Answer {
         kind: kind.cli_name(),

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod scope;
 pub mod subscriptions;
 pub mod sync_admin;
+pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -70,8 +71,13 @@ impl std::fmt::Debug for AppState {
 
 /// The whole application: every route and the middleware stack.
 pub fn app(state: AppState) -> Router {
+    let metrics = Arc::new(telemetry::Metrics::new());
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route_service(
+            "/metrics",
+            get(telemetry::metrics).with_state(metrics.clone()),
+        )
         .route("/readyz", get(readyz))
         .merge(graph::routes())
         .merge(ingest::routes(&state.config))
@@ -81,11 +87,12 @@ pub fn app(state: AppState) -> Router {
         .merge(sync_admin::routes())
         .merge(callrecords_dashboard::routes())
         .fallback(middleware::fallback)
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .layer(axum::Extension(metrics.clone()));
     // Rendered Graph answers are cached unless they depend on the clock (retention).
     let cache =
         (!state.config.graph_retention).then(|| cache::ResponseCache::new(state.store.clone()));
-    middleware::apply(router, cache)
+    middleware::apply(router, cache, metrics)
 }
 
 async fn readyz(

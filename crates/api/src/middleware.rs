@@ -15,9 +15,14 @@ use crate::error::{ApiError, REQUEST_IDS};
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-/// Layers, innermost first: panic catcher, response cache (when given), request ids, compression.
-/// The cache is inside the request-id layer so that a cached answer still gets its own ids.
-pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
+/// Layers, innermost first: panic catcher, response cache (when given), metrics and the request log,
+/// request ids, compression. The cache is inside the request-id layer so that a cached answer still gets its
+/// own ids, and inside the metrics so that cached answers are counted.
+pub(crate) fn apply(
+    router: Router,
+    cache: Option<ResponseCache>,
+    metrics: std::sync::Arc<crate::telemetry::Metrics>,
+) -> Router {
     let router = router.layer(CatchPanicLayer::custom(
         |panic: Box<dyn std::any::Any + Send>| {
             let what = panic
@@ -33,6 +38,10 @@ pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
         None => router,
     };
     router
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::telemetry::observe,
+        ))
         .layer(middleware::from_fn(request_ids))
         .layer(CompressionLayer::new())
 }

@@ -1188,7 +1188,12 @@ mod ingest {
     use super::*;
 
     impl Env {
-        async fn post(&self, uri: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Resp {
+        pub(super) async fn post(
+            &self,
+            uri: &str,
+            body: Vec<u8>,
+            headers: &[(&str, &str)],
+        ) -> Resp {
             let mut req = Request::builder().method(Method::POST).uri(uri);
             for (k, v) in headers {
                 req = req.header(*k, *v);
@@ -1661,5 +1666,109 @@ mod snapshots {
         let fresh: Value = serde_json::from_str(&fresh.text).unwrap();
         assert_eq!(fresh["@odata.count"], 100);
         assert!(fresh["value"][0]["id"].as_str().unwrap().starts_with("v2-"));
+    }
+}
+
+mod metrics {
+    use super::*;
+
+    /// The value of the sample line `name{labels}` of `/metrics` (labels exactly as the exposition writes
+    /// them); `tests/interop/test_metrics.py` reads the same endpoint with Prometheus' own Python parser.
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn metrics_count_the_workload_by_route_template_and_outcome() {
+        let env = env();
+        let body = concat!(
+            "{\"id\":\"m1\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"m2\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"m1\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
+            "{\"id\":\"m3\",\"vers\n",
+        );
+        let r = env
+            .post(
+                "/ingest/callRecords",
+                body.into(),
+                &[("content-type", "application/x-ndjson")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        for id in ["m1", "m2", "m1", "nope"] {
+            env.get(&format!("/v1.0/communications/callRecords/{id}"))
+                .await;
+        }
+        env.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2026-01-01,toDateTime=2026-01-02)")
+            .await;
+        env.get("/no/such/path").await;
+
+        let r = env.get("/metrics").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.ctype().starts_with("application/openmetrics-text"),
+            "{}",
+            r.ctype()
+        );
+        let text = &r.text;
+        let record = r#"method="GET",route="/v1.0/communications/callRecords/{id}""#;
+        let requests = "callrecords_http_requests_total";
+        assert_eq!(
+            sample(text, &format!("{requests}{{{record},status=\"200\"}}")),
+            3.0
+        );
+        assert_eq!(
+            sample(text, &format!("{requests}{{{record},status=\"404\"}}")),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                text,
+                &format!(
+                    r#"{requests}{{method="GET",route="/v1.0/communications/callRecords/getPstnCalls",status="200"}}"#
+                )
+            ),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                text,
+                &format!(r#"{requests}{{method="GET",route="unmatched",status="404"}}"#)
+            ),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                text,
+                &format!(r#"{requests}{{method="POST",route="/ingest/{{kind}}",status="200"}}"#)
+            ),
+            1.0
+        );
+        // No raw id or query became a label value.
+        assert!(
+            !text.contains("m1") && !text.contains("fromDateTime"),
+            "{text}"
+        );
+        // The histogram saw the four GETs of a record.
+        assert_eq!(
+            sample(
+                text,
+                &format!("callrecords_http_request_duration_seconds_count{{{record}}}")
+            ),
+            4.0
+        );
+        for (outcome, n) in [("stored", 2.0), ("duplicate", 1.0), ("invalid", 1.0)] {
+            let series = format!(
+                r#"callrecords_ingested_items_total{{kind="callRecord",outcome="{outcome}"}}"#
+            );
+            assert_eq!(sample(text, &series), n, "{outcome}");
+        }
+        // The scrape itself is in flight while it renders; nothing else is.
+        assert_eq!(sample(text, "callrecords_http_requests_in_flight"), 1.0);
+        assert!(text.trim_end().ends_with("# EOF"));
     }
 }

@@ -67,18 +67,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             // The ticker publishes at once, then every second (a long catch-up does not delay serving).
             fake.spawn_ticker();
             app = crate::fake::app(app, fake);
-            eprintln!(
+            tracing::info!(
                 "callrecords --fake: token endpoint http://{addr}/{{tenant}}/oauth2/v2.0/token"
             );
         }
-        eprintln!(
+        tracing::info!(
             "callrecords serving http://{addr}/v1.0/communications/callRecords (data: {})",
             data.display()
         );
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        eprintln!("callrecords stopped");
+        tracing::info!("callrecords stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

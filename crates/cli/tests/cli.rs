@@ -687,3 +687,60 @@ fn a_backup_taken_during_ingest_restores_every_record_acknowledged_before_it() {
         );
     }
 }
+
+// ---- structured logs ---------------------------------------------------------------------------------
+
+#[test]
+fn json_logs_have_one_line_per_request_with_its_ids_and_never_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let port = common::free_port();
+    let child = bin()
+        .args(["--log-format", "json", "serve", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("CALLRECORDS_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server(child, port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::request(port, "GET", "/healthz", &[], "").is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let secret = "eyJsecret-bearer-token-never-logged";
+    let (status, _) = common::request(
+        port,
+        "GET",
+        "/v1.0/communications/callRecords/some-id?$select=id",
+        &[
+            ("client-request-id", "log-test-7"),
+            ("Authorization", &format!("Bearer {secret}")),
+        ],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 404);
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(secret), "a token reached the log:\n{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let mine: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["client_request_id"] == "log-test-7")
+        .collect();
+    assert_eq!(mine.len(), 1, "one line for the request:\n{text}");
+    let line = mine[0];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["route"], "/v1.0/communications/callRecords/{id}");
+    assert_eq!(line["path"], "/v1.0/communications/callRecords/some-id");
+    assert_eq!(line["status"], 404);
+    assert_eq!(line["method"], "GET");
+    assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(line["request_id"].as_str().unwrap().len(), 36, "{line}");
+}

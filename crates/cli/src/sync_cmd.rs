@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use callrecords_store::{ReadScope, Store};
 use callrecords_store_sqlite::SqliteStore;
 use callrecords_sync::{
-    Budgets, Credential, GraphClient, Limits, RetryPolicy, SweepOptions, SweepReport, Syncer,
-    TenantState, TokenSource,
+    Budgets, Credential, GraphClient, Limits, PushOptions, RetryPolicy, SweepOptions, SweepReport,
+    Syncer, TenantState, TokenSource,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -82,9 +83,18 @@ pub struct Args {
     /// One sweep, then exit (0 when nothing failed).
     #[arg(long)]
     once: bool,
-    /// Time between sweeps when running continuously.
-    #[arg(long, default_value = "5m")]
-    interval: String,
+    /// Time between sweeps when running continuously (default 5m; 30m with --notifications-url, where
+    /// sweeps only catch what notifications missed).
+    #[arg(long)]
+    interval: Option<String>,
+    /// Continuous mode with change notifications: the URL at which the upstream reaches `serve`'s
+    /// receiver (`https://public.example/notifications/graph`). `sync` creates the upstream subscription,
+    /// renews it, and fetches what the receiver queued in the store (`serve` and `sync` share --data).
+    #[arg(long, conflicts_with = "once")]
+    notifications_url: Option<String>,
+    /// Where lifecycle notifications go (default: {notifications-url}/lifecycle).
+    #[arg(long, requires = "notifications_url")]
+    lifecycle_url: Option<String>,
     /// Records fetched at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -327,7 +337,18 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => vec![job_from_args(&args)?],
     };
-    let interval = duration("--interval", &args.interval)?;
+    let push = args.notifications_url.as_deref().map(|u| {
+        let mut p = PushOptions::new(u);
+        if let Some(l) = &args.lifecycle_url {
+            p.lifecycle_url.clone_from(l);
+        }
+        p
+    });
+    let default_interval = if push.is_some() { "30m" } else { "5m" };
+    let interval = duration(
+        "--interval",
+        args.interval.as_deref().unwrap_or(default_interval),
+    )?;
     let data = &args.data.data;
     let store = SqliteStore::open(data)
         .with_context(|| format!("opening the store in {}", data.display()))?;
@@ -355,8 +376,8 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
             RetryPolicy::default(),
         ));
         let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
-        let (once, json) = (args.once, args.json);
-        running.spawn(async move { run_tenant(syncer, once, json, interval).await });
+        let (once, json, push) = (args.once, args.json, push.clone());
+        running.spawn(async move { run_tenant(syncer, once, json, interval, push).await });
     }
     let mut ok = true;
     while let Some(r) = running.join_next().await {
@@ -380,14 +401,56 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sweeps one tenant (once, or every `interval` until Ctrl-C); `Ok(false)` when a sweep reported errors.
+/// The push task of one tenant: keeps the subscription, drains the inbox, wakes the sweep on `missed`.
+async fn push_loop(syncer: Syncer, opts: PushOptions, wake: Arc<tokio::sync::Notify>) {
+    use tokio::time::{Instant, sleep};
+    let tenant = syncer.tenant().to_string();
+    let mut check_at = Instant::now();
+    loop {
+        if Instant::now() >= check_at {
+            match syncer.ensure_subscription(&opts, Timestamp::now()).await {
+                Ok(_) => check_at = Instant::now() + Duration::from_secs(60),
+                Err(e) => {
+                    eprintln!("sync {tenant}: subscription: {e}");
+                    check_at = Instant::now() + Duration::from_secs(15);
+                }
+            }
+        }
+        match syncer.drain_inbox(&opts, Timestamp::now()).await {
+            Ok(r) => {
+                if r.sweep_wanted {
+                    wake.notify_one();
+                }
+                if r.check_subscription {
+                    check_at = Instant::now();
+                }
+                if r.handled == 0 {
+                    sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Err(e) => {
+                eprintln!("sync {tenant}: notifications: {e}");
+                sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+/// Sweeps one tenant (once, or every `interval` until Ctrl-C, with the push task when `push`);
+/// `Ok(false)` when a sweep reported errors.
 async fn run_tenant(
     syncer: Syncer,
     once: bool,
     json: bool,
     interval: SignedDuration,
+    push: Option<PushOptions>,
 ) -> anyhow::Result<bool> {
     let tenant = syncer.tenant().to_string();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let _push = push.map(|p| {
+        let task = tokio::spawn(push_loop(syncer.clone(), p, wake.clone()));
+        AbortOnDrop(task)
+    });
     loop {
         let report = match syncer.sweep(Timestamp::now()).await {
             Ok(r) => r,
@@ -406,8 +469,18 @@ async fn run_tenant(
         }
         tokio::select! {
             () = tokio::time::sleep(interval.unsigned_abs()) => {}
+            () = wake.notified() => {}
             _ = tokio::signal::ctrl_c() => return Ok(true),
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

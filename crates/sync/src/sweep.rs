@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
 use crate::client::{FetchError, GraphClient, RequestKind};
-use crate::state::{Pending, SweepReport, TenantState};
+use crate::state::{Pending, PushState, SweepReport, TenantState};
 
 /// Graph keeps call records 30 days.
 pub const RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
@@ -97,6 +97,8 @@ pub struct Syncer {
     graph_url: String,
     tenant: String,
     opts: SweepOptions,
+    /// Serialises read-merge-write of the state between the sweep and the push task of this process.
+    state_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Syncer {
@@ -178,7 +180,34 @@ impl Syncer {
             graph_url: graph_url.trim_end_matches('/').to_string(),
             tenant: tenant.to_string(),
             opts,
+            state_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn graph_url(&self) -> &str {
+        &self.graph_url
+    }
+
+    pub(crate) fn opts(&self) -> &SweepOptions {
+        &self.opts
+    }
+
+    /// Changes the push part of the stored state (read, change, write under the state lock).
+    pub(crate) async fn update_push<F>(&self, f: F) -> Result<PushState, SweepError>
+    where
+        F: FnOnce(&mut PushState),
+    {
+        let _held = self.state_lock.lock().await;
+        let mut state = self.load_state().await?;
+        let push = state.push.get_or_insert_with(PushState::default);
+        f(push);
+        let out = push.clone();
+        self.write_state(&state).await?;
+        Ok(out)
     }
 
     pub fn tenant(&self) -> &str {
@@ -216,7 +245,16 @@ impl Syncer {
         }
     }
 
+    /// Saves a sweep's state, keeping the stored push part (the push task owns it).
     async fn save_state(&self, state: &TenantState) -> Result<(), SweepError> {
+        let _held = self.state_lock.lock().await;
+        let stored = self.load_state().await?;
+        let mut state = state.clone();
+        state.push = stored.push;
+        self.write_state(&state).await
+    }
+
+    async fn write_state(&self, state: &TenantState) -> Result<(), SweepError> {
         let json = serde_json::to_string(state).map_err(|e| SweepError::State {
             tenant: self.tenant.clone(),
             error: e.to_string(),
@@ -326,7 +364,7 @@ impl Syncer {
 
     /// Fetches the listed records not stored yet, `concurrency` at a time, and stores them. Returns the
     /// ones that answered 404 and the ones that failed otherwise (everything else was committed).
-    async fn fetch_and_store(
+    pub(crate) async fn fetch_and_store(
         &self,
         wanted: Vec<(String, i64)>,
         report: &mut SweepReport,

@@ -379,22 +379,26 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         let (once, json, push) = (args.once, args.json, push.clone());
         running.spawn(async move { run_tenant(syncer, once, json, interval, push).await });
     }
-    let mut ok = true;
+    // 1: a sweep reported errors; 2: a tenant could not be synced at all (credentials refused, permission
+    // missing, store unavailable), as docs/sync.md says.
+    let (mut ok, mut ran) = (true, true);
     while let Some(r) = running.join_next().await {
         match r {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => ok = false,
             Ok(Err(e)) => {
                 eprintln!("error: {e:#}");
-                ok = false;
+                ran = false;
             }
             Err(e) => {
                 eprintln!("error: a tenant's task failed: {e}");
-                ok = false;
+                ran = false;
             }
         }
     }
-    Ok(if ok {
+    Ok(if !ran {
+        ExitCode::from(2)
+    } else if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -598,6 +598,16 @@ fn push_notifications_bring_new_records_in_seconds_and_the_next_sweep_catches_a_
     // The records came complete: value-identical across every page.
     assert_same_records(up.1, &tok, down.1);
 
+    // Access revoked upstream: `reauthorizationRequired` on the lifecycle URL, and sync reauthorizes.
+    let (status, body) = http(up.1, "POST", "/fake/revoke", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        wait_for(15, || sync_state(down.1)["push"]["reauthorized"] == 1),
+        "not reauthorized: {}\n{}",
+        sync_state(down.1)["push"],
+        log("sync1.log")
+    );
+
     // One notification lost on the way: the others arrive, that one does not ...
     let (status, body) = http(up.1, "POST", "/fake/drop-next-notification", None).unwrap();
     assert_eq!(status, 200, "{body}");

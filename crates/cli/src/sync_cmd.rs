@@ -1,6 +1,7 @@
 //! `callrecords sync`: pull a tenant's call records and PSTN logs from Graph into the store
 //! (`callrecords-sync`), and `sync status`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -354,6 +355,10 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening the store in {}", data.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
     let http = callrecords_sync::http_client()?;
+    // A progress bar per tenant on a terminal; otherwise only the summary line per sweep.
+    let bars = std::io::stderr()
+        .is_terminal()
+        .then(|| Arc::new(indicatif::MultiProgress::new()));
     let mut running = tokio::task::JoinSet::new();
     for job in jobs {
         let scope = job
@@ -376,8 +381,8 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
             RetryPolicy::default(),
         ));
         let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
-        let (once, json, push) = (args.once, args.json, push.clone());
-        running.spawn(async move { run_tenant(syncer, once, json, interval, push).await });
+        let (once, json, push, bars) = (args.once, args.json, push.clone(), bars.clone());
+        running.spawn(async move { run_tenant(syncer, once, json, interval, push, bars).await });
     }
     // 1: a sweep reported errors; 2: a tenant could not be synced at all (credentials refused, permission
     // missing, store unavailable), as docs/sync.md says.
@@ -448,6 +453,7 @@ async fn run_tenant(
     json: bool,
     interval: SignedDuration,
     push: Option<PushOptions>,
+    bars: Option<Arc<indicatif::MultiProgress>>,
 ) -> anyhow::Result<bool> {
     let tenant = syncer.tenant().to_string();
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -456,7 +462,13 @@ async fn run_tenant(
         AbortOnDrop(task)
     });
     loop {
-        let report = match syncer.sweep(Timestamp::now()).await {
+        let bar = bars.as_ref().map(|m| progress_bar(m, &syncer));
+        let swept = syncer.sweep(Timestamp::now()).await;
+        if let Some((bar, ticker)) = bar {
+            ticker.abort();
+            bar.finish_and_clear();
+        }
+        let report = match swept {
             Ok(r) => r,
             Err(e) => {
                 if once {
@@ -477,6 +489,36 @@ async fn run_tenant(
             _ = tokio::signal::ctrl_c() => return Ok(true),
         }
     }
+}
+
+/// A bar over the sweep's list windows, redrawn from its progress counters until the returned task is aborted.
+fn progress_bar(
+    multi: &indicatif::MultiProgress,
+    syncer: &Syncer,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    use callrecords_sync::SweepProgress as P;
+    let bar = multi.add(indicatif::ProgressBar::new(0));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {prefix} windows {pos}/{len} {wide_bar} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(syncer.tenant().to_string());
+    let (b, progress) = (bar.clone(), syncer.progress().clone());
+    let ticker = tokio::spawn(async move {
+        loop {
+            b.set_length(P::get(&progress.windows_total));
+            b.set_position(P::get(&progress.windows_done));
+            b.set_message(format!(
+                "listed {} fetched {} log pages {}",
+                P::get(&progress.listed),
+                P::get(&progress.fetched),
+                P::get(&progress.log_pages)
+            ));
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    (bar, ticker)
 }
 
 /// Aborts a task when dropped.

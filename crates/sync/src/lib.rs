@@ -23,7 +23,7 @@ pub use budget::{Budgets, Limits};
 pub use client::{FetchError, GraphClient, RetryPolicy};
 pub use push::{PushOptions, PushRound};
 pub use state::{PushState, SweepReport, TenantState};
-pub use sweep::{SweepError, SweepOptions, Syncer};
+pub use sweep::{SweepError, SweepOptions, SweepProgress, Syncer};
 
 /// The HTTP client every part uses: rustls, no redirects, no proxy from the environment.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {

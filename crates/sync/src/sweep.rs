@@ -1,11 +1,12 @@
 //! One sweep of one tenant: list `[from, to)` in overlapping windows following every `@odata.nextLink`,
 //! fetch each listed (id, version) not stored yet — complete, with every sessions page and every
 //! participants_v2 page — store it through the ingest pipeline, then the PSTN / direct-routing (and, with
-//! `beta`, SMS and blocked-users) functions in windows of at most 90 days. The tenant's cursor moves only
+//! `beta`, SMS, blocked-users and dial-out report) functions in windows of at most 90 days. The tenant's cursor moves only
 //! past windows whose records are all committed (or recorded as pending 404s).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use callrecords_ingest::{IngestOptions, Ingestor, ItemOutcome};
@@ -43,7 +44,7 @@ pub struct SweepOptions {
     pub overlap: SignedDuration,
     /// Records fetched at once (default 4).
     pub concurrency: usize,
-    /// Also the beta functions (SMS, blocked users).
+    /// Also the beta functions (SMS, blocked users, the dial-out report).
     pub beta: bool,
     /// Extra rounds, within this sweep, for records that answered 404 (default 3), this far apart.
     pub not_found_rounds: u32,
@@ -89,6 +90,32 @@ pub enum SweepError {
     Fetch(#[from] FetchError),
 }
 
+/// How far the running sweep is (for a progress bar; read while it runs).
+#[derive(Debug, Default)]
+pub struct SweepProgress {
+    /// List windows of this sweep, and how many are done.
+    pub windows_total: AtomicU64,
+    pub windows_done: AtomicU64,
+    pub listed: AtomicU64,
+    /// Records fetched complete (by this sweep, or by the push task meanwhile).
+    pub fetched: AtomicU64,
+    /// Log function pages read.
+    pub log_pages: AtomicU64,
+}
+
+impl SweepProgress {
+    fn set(c: &AtomicU64, n: u64) {
+        c.store(n, Ordering::Relaxed);
+    }
+    fn add(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A counter's value.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
 /// A tenant being synced.
 #[derive(Clone)]
 pub struct Syncer {
@@ -99,6 +126,7 @@ pub struct Syncer {
     opts: SweepOptions,
     /// Serialises read-merge-write of the state between the sweep and the push task of this process.
     state_lock: Arc<tokio::sync::Mutex<()>>,
+    progress: Arc<SweepProgress>,
 }
 
 impl std::fmt::Debug for Syncer {
@@ -181,7 +209,13 @@ impl Syncer {
             tenant: tenant.to_string(),
             opts,
             state_lock: Arc::new(tokio::sync::Mutex::new(())),
+            progress: Arc::default(),
         }
+    }
+
+    /// The running sweep's progress.
+    pub fn progress(&self) -> &Arc<SweepProgress> {
+        &self.progress
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
@@ -401,6 +435,7 @@ impl Syncer {
             match result {
                 Ok((record, pages)) => {
                     report.fetched += 1;
+                    SweepProgress::add(&self.progress.fetched);
                     report.record_pages += pages;
                     ready.push(record);
                     if ready.len() >= STORE_BATCH {
@@ -540,6 +575,13 @@ impl Syncer {
         }
         report.from = Some(from);
         report.to = Some(to);
+        let window_secs = self.opts.window.as_secs().max(1);
+        let span = (to.as_second() - from.as_second()).max(0);
+        let p = &self.progress;
+        SweepProgress::set(&p.windows_total, (span as u64).div_ceil(window_secs as u64));
+        for c in [&p.windows_done, &p.listed, &p.fetched, &p.log_pages] {
+            SweepProgress::set(c, 0);
+        }
 
         // Records that answered 404 before: try again first.
         let mut pending = std::mem::take(&mut state.pending);
@@ -599,6 +641,8 @@ impl Syncer {
             }
             state.pending = pending.clone();
             self.save_state(&state).await?;
+            SweepProgress::add(&self.progress.windows_done);
+            SweepProgress::set(&self.progress.listed, report.listed);
             w = end;
         }
 
@@ -641,7 +685,11 @@ impl Syncer {
         if !self.opts.no_logs {
             let mut kinds = vec![LogKind::PstnCall, LogKind::DirectRoutingCall];
             if self.opts.beta {
-                kinds.extend([LogKind::SmsLog, LogKind::PstnBlockedUser]);
+                kinds.extend([
+                    LogKind::SmsLog,
+                    LogKind::PstnBlockedUser,
+                    LogKind::PstnOnlineMeetingDialout,
+                ]);
             }
             for kind in kinds {
                 self.sweep_logs(kind, now, &mut state, &mut report).await?;
@@ -689,10 +737,24 @@ impl Syncer {
         });
         let to = whole_seconds(self.opts.until.unwrap_or(now - self.opts.lag));
         let from = whole_seconds(from);
-        let step = self
+        let mut step = self
             .opts
             .log_window
             .clamp(SignedDuration::from_mins(1), MAX_LOG_WINDOW);
+        // The dial-out report aggregates a period and its rows carry no date: it is fetched per whole UTC
+        // day, once, after the day (and the lag) has passed, so stored periods never overlap.
+        let (from, to) = if kind == LogKind::PstnOnlineMeetingDialout {
+            step = SignedDuration::from_hours(24);
+            let from = self
+                .opts
+                .since
+                .or_else(|| state.log_cursors.get(&name).copied())
+                .or(state.origin)
+                .unwrap_or(now - RETENTION);
+            (ceil_day(from), floor_day(to))
+        } else {
+            (from, to)
+        };
         let version = if kind.in_v1() { "v1.0" } else { "beta" };
         let mut w = from;
         while w < to {
@@ -710,6 +772,7 @@ impl Syncer {
                 match self.client.get(&u, &RequestKind::Pstn).await {
                     Ok(mut page) => {
                         report.log_pages += 1;
+                        SweepProgress::add(&self.progress.log_pages);
                         if let Some(p) = page.as_object_mut() {
                             rows.extend(take_array(p, "value"));
                             url = next_link(p, "@odata.nextLink").map(|l| self.follow(&l));
@@ -733,8 +796,11 @@ impl Syncer {
                     .into_iter()
                     .map(|r| raw_item(RecordKind::Log(kind), r.to_string()))
                     .collect::<Vec<_>>();
+                let period = (kind == LogKind::PstnOnlineMeetingDialout)
+                    .then(|| (w.as_microsecond(), end.as_microsecond()));
                 let opts = IngestOptions {
                     tenant: Some(self.tenant.clone()),
+                    period,
                     ..IngestOptions::new(RecordKind::Log(kind))
                 };
                 let done = Ingestor::new(self.store.clone(), opts)
@@ -764,6 +830,19 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+const DAY_SECS: i64 = 86_400;
+
+/// The UTC midnight at or before `t`.
+fn floor_day(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second().div_euclid(DAY_SECS) * DAY_SECS).unwrap_or(t)
+}
+
+/// The UTC midnight at or after `t`.
+fn ceil_day(t: Timestamp) -> Timestamp {
+    let f = floor_day(t);
+    if f == t { f } else { f + SignedDuration::from_hours(24) }
 }
 
 /// `t` without its fraction of a second (date-time literals stay short and portable).
@@ -808,6 +887,15 @@ mod tests {
             v,
             serde_json::json!({"id": "1", "sessions": [{"@odata.type": "#t"}]})
         );
+    }
+
+    #[test]
+    fn utc_days() {
+        let t: Timestamp = "2026-01-05T08:30:00Z".parse().unwrap();
+        let d: Timestamp = "2026-01-05T00:00:00Z".parse().unwrap();
+        assert_eq!(floor_day(t), d);
+        assert_eq!(ceil_day(t), d + SignedDuration::from_hours(24));
+        assert_eq!((floor_day(d), ceil_day(d)), (d, d));
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub const LIFECYCLE_PATH: &str = "/notifications/graph/lifecycle";
 /// Largest accepted notification body (Graph sends at most 100 small items per POST).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 /// The lifecycle events `sync` acts on.
-pub const LIFECYCLE_EVENTS: [&str; 3] = ["reauthorizationRequired", "subscriptionRemoved", "missed"];
+pub const LIFECYCLE_EVENTS: [&str; 3] =
+    ["reauthorizationRequired", "subscriptionRemoved", "missed"];
 
 /// The receiver's routes.
 pub fn routes() -> Router<AppState> {
@@ -82,8 +83,7 @@ struct Registered {
 /// Equal in time that depends only on the lengths.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -102,10 +102,9 @@ fn record_id(item: &Item) -> Option<String> {
         let rest = r
             .trim_start_matches('/')
             .strip_prefix("communications/callRecords")?;
-        let rest = rest.strip_prefix('/').or_else(|| {
-            rest.strip_prefix("('")
-                .and_then(|k| k.strip_suffix("')"))
-        })?;
+        let rest = rest
+            .strip_prefix('/')
+            .or_else(|| rest.strip_prefix("('").and_then(|k| k.strip_suffix("')")))?;
         Some(rest.to_string())
     })?;
     let ok = !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| c.is_control() || c == '/');

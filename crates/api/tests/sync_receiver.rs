@@ -70,8 +70,14 @@ fn assert_graph_error(body: &str, code: &str) {
     let v: Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["error"]["code"], code, "{body}");
     assert!(v["error"]["message"].as_str().is_some(), "{body}");
-    assert!(v["error"]["innerError"]["request-id"].as_str().is_some(), "{body}");
-    assert!(v["error"]["innerError"]["date"].as_str().is_some(), "{body}");
+    assert!(
+        v["error"]["innerError"]["request-id"].as_str().is_some(),
+        "{body}"
+    );
+    assert!(
+        v["error"]["innerError"]["date"].as_str().is_some(),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -93,14 +99,18 @@ async fn handshake_echoes_the_decoded_token_as_plain_text_on_both_urls() {
 #[tokio::test]
 async fn notifications_with_our_client_state_are_queued_once_and_answered_202() {
     let (_dir, store, router) = setup().await;
-    let body = json!({"value": [change("r1", CLIENT_STATE), change("r2", CLIENT_STATE)]}).to_string();
+    let body =
+        json!({"value": [change("r1", CLIENT_STATE), change("r2", CLIENT_STATE)]}).to_string();
     let (status, _, text) = post(&router, "/notifications/graph", &body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     // At least once: the same delivery again queues nothing new.
     let (status, _, _) = post(&router, "/notifications/graph", &body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let due = store.due_sync_inbox(TENANT, i64::MAX, 10).await.unwrap();
-    let mut ids: Vec<_> = due.iter().map(|i| (i.kind.as_str(), i.id.as_str())).collect();
+    let mut ids: Vec<_> = due
+        .iter()
+        .map(|i| (i.kind.as_str(), i.id.as_str()))
+        .collect();
     ids.sort();
     assert_eq!(ids, [("record", "r1"), ("record", "r2")]);
     assert!(due.iter().all(|i| i.subscription_id == SUB));
@@ -125,8 +135,12 @@ async fn a_wrong_client_state_is_refused_and_nothing_is_queued() {
     // Another subscription id with our clientState (an old subscription) is not ours either.
     let mut other = change("r2", CLIENT_STATE);
     other["subscriptionId"] = json!("00000000-0000-0000-0000-000000000000");
-    let (status, _, _) =
-        post(&router, "/notifications/graph", &json!({"value": [other]}).to_string()).await;
+    let (status, _, _) = post(
+        &router,
+        "/notifications/graph",
+        &json!({"value": [other]}).to_string(),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A mixed batch: only the matching item is queued.
     let body = json!({"value": [change("r3", "guessed"), change("r4", CLIENT_STATE)]}).to_string();
@@ -150,8 +164,12 @@ async fn malformed_bodies_are_graph_format_400s() {
     let mut item = change("r1", CLIENT_STATE);
     item.as_object_mut().unwrap().remove("resourceData");
     item["resource"] = json!("users/1");
-    let (status, _, text) =
-        post(&router, "/notifications/graph", &json!({"value": [item]}).to_string()).await;
+    let (status, _, text) = post(
+        &router,
+        "/notifications/graph",
+        &json!({"value": [item]}).to_string(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert_eq!(store.count_sync_inbox(TENANT).await.unwrap(), 0);
 }

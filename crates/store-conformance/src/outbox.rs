@@ -393,7 +393,10 @@ pub async fn sync_inbox_dedupes_retries_and_drains(store: Arc<dyn Store>, other:
         .unwrap();
     assert_eq!(
         ids(other.due_sync_inbox("t1", 45, 10).await.unwrap()),
-        [("missed".into(), "sub-1".into()), ("record".into(), "c".into())]
+        [
+            ("missed".into(), "sub-1".into()),
+            ("record".into(), "c".into())
+        ]
     );
     let later = other.due_sync_inbox("t1", 60, 10).await.unwrap();
     let a = later.iter().find(|i| i.id == "a").unwrap();

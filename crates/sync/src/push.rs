@@ -195,8 +195,12 @@ impl Syncer {
         });
         let url = self.subscriptions_url();
         let post = || {
-            self.client()
-                .send(reqwest::Method::POST, &url, Some(&body), &RequestKind::Subscription)
+            self.client().send(
+                reqwest::Method::POST,
+                &url,
+                Some(&body),
+                &RequestKind::Subscription,
+            )
         };
         let created = match post().await {
             Err(FetchError::Refused { status: 409, .. }) => {
@@ -424,7 +428,10 @@ mod tests {
     #[test]
     fn lifecycle_url_defaults_under_the_notification_url() {
         let o = PushOptions::new("https://example.com/notifications/graph/");
-        assert_eq!(o.notification_url, "https://example.com/notifications/graph");
+        assert_eq!(
+            o.notification_url,
+            "https://example.com/notifications/graph"
+        );
         assert_eq!(
             o.lifecycle_url,
             "https://example.com/notifications/graph/lifecycle"

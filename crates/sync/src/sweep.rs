@@ -842,7 +842,11 @@ fn floor_day(t: Timestamp) -> Timestamp {
 /// The UTC midnight at or after `t`.
 fn ceil_day(t: Timestamp) -> Timestamp {
     let f = floor_day(t);
-    if f == t { f } else { f + SignedDuration::from_hours(24) }
+    if f == t {
+        f
+    } else {
+        f + SignedDuration::from_hours(24)
+    }
 }
 
 /// `t` without its fraction of a second (date-time literals stay short and portable).

@@ -35,10 +35,14 @@ async fn graph(State(seen): State<Seen>, req: Request) -> Response {
     let day = |p: &str| p.split("fromDateTime=").nth(1).unwrap_or("")[..10].to_string();
     if f.starts_with("getSmsLog(") {
         if query.contains("skip=1") {
-            return ok(&json!({"value": [{"id": "sms-2", "sentDateTime": "2026-01-05T09:00:00Z"}]}));
+            return ok(
+                &json!({"value": [{"id": "sms-2", "sentDateTime": "2026-01-05T09:00:00Z"}]}),
+            );
         }
-        return ok(&json!({"value": [{"id": "sms-1", "sentDateTime": "2026-01-05T08:00:00Z"}],
-            "@odata.nextLink": format!("https://graph.example.com{path}?$skip=1")}));
+        return ok(
+            &json!({"value": [{"id": "sms-1", "sentDateTime": "2026-01-05T08:00:00Z"}],
+            "@odata.nextLink": format!("https://graph.example.com{path}?$skip=1")}),
+        );
     }
     if f.starts_with("getPstnBlockedUsersLog(") {
         return ok(
@@ -46,10 +50,12 @@ async fn graph(State(seen): State<Seen>, req: Request) -> Response {
         );
     }
     if f.starts_with("getPstnOnlineMeetingDialoutReport(") {
-        return ok(&json!({"value": [{"userId": "u1", "userPrincipalName": "a@contoso.com",
+        return ok(
+            &json!({"value": [{"userId": "u1", "userPrincipalName": "a@contoso.com",
             "userDisplayName": day(&path), "usageLocation": "US", "currency": "USD", "totalCalls": 3,
             "totalCallCharge": 1.5, "totalCallSeconds": 600, "avgCallDurationInSeconds": 200.0,
-            "destinationContext": "Domestic", "tenantCountryCode": "US"}]}));
+            "destinationContext": "Domestic", "tenantCountryCode": "US"}]}),
+        );
     }
     ok(&json!({"value": []}))
 }
@@ -93,17 +99,15 @@ async fn beta_sweeps_sms_blocked_users_and_the_dial_out_report_per_whole_day() {
     let r = s.sweep(jiff::Timestamp::now()).await.unwrap();
     assert_eq!(r.errors, Vec::<String>::new(), "{r:?}");
     let seen = seen.lock().unwrap().clone();
-    let calls = |f: &str| -> Vec<String> {
-        seen.iter()
-            .filter(|p| p.contains(f))
-            .cloned()
-            .collect()
-    };
+    let calls =
+        |f: &str| -> Vec<String> { seen.iter().filter(|p| p.contains(f)).cloned().collect() };
     assert!(calls("getSmsLog").iter().all(|p| p.starts_with("/beta/")));
     // The dial-out report: only 2026-01-05 is a whole day inside [since, until).
     assert_eq!(
         calls("getPstnOnlineMeetingDialoutReport"),
-        ["/beta/communications/callRecords/getPstnOnlineMeetingDialoutReport(fromDateTime=2026-01-05T00:00:00Z,toDateTime=2026-01-06T00:00:00Z)"]
+        [
+            "/beta/communications/callRecords/getPstnOnlineMeetingDialoutReport(fromDateTime=2026-01-05T00:00:00Z,toDateTime=2026-01-06T00:00:00Z)"
+        ]
     );
     let scope = ReadScope::Tenant("t1".into());
     let q = LogQuery {
@@ -116,7 +120,6 @@ async fn beta_sweeps_sms_blocked_users_and_the_dial_out_report_per_whole_day() {
     let rows = |k: LogKind| {
         let store = store.clone();
         let scope = scope.clone();
-        let q = q.clone();
         async move { store.query_log_rows(&scope, k, &q).await.unwrap() }
     };
     // SMS: both pages (each day window asks again; rows are stored once).

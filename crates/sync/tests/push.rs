@@ -37,7 +37,12 @@ struct Script {
 type Shared = Arc<Mutex<Script>>;
 
 fn ok(status: StatusCode, v: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 fn not_found() -> Response {
@@ -66,7 +71,9 @@ async fn graph(State(s): State<Shared>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if path.ends_with("/oauth2/v2.0/token") {
         return ok(
@@ -192,11 +199,7 @@ async fn the_subscription_is_created_renewed_when_due_and_recreated_after_a_404(
     assert_eq!((p.created, p.renewed, p.recreated), (1, 0, 0));
     {
         let g = script.lock().unwrap();
-        let methods: Vec<_> = g
-            .calls
-            .iter()
-            .map(|c| format!("{} {}", c.0, c.1))
-            .collect();
+        let methods: Vec<_> = g.calls.iter().map(|c| format!("{} {}", c.0, c.1)).collect();
         assert_eq!(
             methods,
             [
@@ -210,11 +213,18 @@ async fn the_subscription_is_created_renewed_when_due_and_recreated_after_a_404(
         assert_eq!(body["changeType"], "created,updated");
         assert_eq!(body["resource"], "/communications/callRecords");
         assert_eq!(body["notificationUrl"], HOOK);
-        assert_eq!(body["lifecycleNotificationUrl"], format!("{HOOK}/lifecycle"));
+        assert_eq!(
+            body["lifecycleNotificationUrl"],
+            format!("{HOOK}/lifecycle")
+        );
         // The clientState sent is the one stored (the receiver checks it).
         assert_eq!(body["clientState"], p.client_state.as_str());
         assert_eq!(p.client_state.len(), 43);
-        let exp: Timestamp = body["expirationDateTime"].as_str().unwrap().parse().unwrap();
+        let exp: Timestamp = body["expirationDateTime"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(exp, now + SignedDuration::from_mins(4230));
     }
     assert_eq!(
@@ -328,5 +338,8 @@ async fn the_inbox_is_drained_records_fetched_404s_retried_and_lifecycle_events_
     let r = s.drain_inbox(&opts, now).await.unwrap();
     assert!(r.check_subscription);
     let p = s.push_state().await.unwrap();
-    assert_eq!((p.subscription_id.as_deref(), p.recreated), (Some("sub-2"), 1));
+    assert_eq!(
+        (p.subscription_id.as_deref(), p.recreated),
+        (Some("sub-2"), 1)
+    );
 }

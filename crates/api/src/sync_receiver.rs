@@ -8,7 +8,7 @@
 //!   constant time) with the random value `sync` stored for the subscription in the tenant's sync state
 //!   (`push.clientState`, with `push.subscriptionId` equal to the item's `subscriptionId`, or not yet known
 //!   while the subscription is being created). Items that match are queued durably in the store's sync
-//!   inbox ([`Store::enqueue_sync_inbox`]: the record id, or the lifecycle event) and the answer is `202`
+//!   inbox ([`Store::enqueue_sync_inbox`](callrecords_store::Store::enqueue_sync_inbox): the record id, or the lifecycle event) and the answer is `202`
 //!   once that transaction is committed; `sync` drains the inbox. Items that do not match are dropped (and
 //!   logged); when none matches, nothing is queued and the answer is `403 accessDenied`. A body that is
 //!   not a notification collection is a `400` in Graph's error format.

@@ -582,7 +582,13 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let v: Vec<_> = out
             .iter()
-            .map(|(t, st)| serde_json::json!({"tenant": t, "state": st}))
+            .map(|(t, st)| {
+                let mut st = st.clone();
+                if let Some(p) = st.push.as_mut() {
+                    p.client_state = "<redacted>".into();
+                }
+                serde_json::json!({"tenant": t, "state": st})
+            })
             .collect();
         println!("{}", serde_json::Value::Array(v));
         return Ok(ExitCode::SUCCESS);
@@ -635,6 +641,23 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             st.totals.throttled,
             st.totals.errors
         );
+        if let Some(p) = &st.push {
+            println!(
+                "  push: subscription {} expires {}; notified {}, stored {}, 404 retries {}, gave up {}{}",
+                p.subscription_id.as_deref().unwrap_or("(being created)"),
+                p.expiration_date_time
+                    .and_then(|e| e.round(jiff::Unit::Second).ok())
+                    .map_or_else(|| "-".into(), |e| e.to_string()),
+                p.notified,
+                p.stored,
+                p.not_found,
+                p.gave_up.len(),
+                p.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -673,6 +673,16 @@ fn push_notifications_bring_new_records_in_seconds_and_the_next_sweep_catches_a_
     assert_same_records(up.1, &tok, down.1);
     sync.kill().unwrap();
     sync.wait().unwrap();
+    let out = bin()
+        .args(["sync", "status", "--data"])
+        .arg(&down_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("push: subscription {sub}")),
+        "{text}"
+    );
 }
 
 /// A client registered with a certificate gets its token with a signed `client_assertion`; a certificate the

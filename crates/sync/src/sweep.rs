@@ -623,6 +623,7 @@ impl Syncer {
                     wanted.push((id, version));
                 }
             }
+            SweepProgress::set(&self.progress.listed, report.listed);
             let (nf, failed) = self.fetch_and_store(wanted, &mut report).await?;
             let ok = failed.is_empty();
             for (id, version) in nf {
@@ -642,7 +643,6 @@ impl Syncer {
             state.pending = pending.clone();
             self.save_state(&state).await?;
             SweepProgress::add(&self.progress.windows_done);
-            SweepProgress::set(&self.progress.listed, report.listed);
             w = end;
         }
 

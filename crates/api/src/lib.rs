@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod scope;
 pub mod subscriptions;
 pub mod sync_admin;
+pub mod sync_receiver;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -85,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .merge(subscriptions::routes())
         .merge(analytics::routes())
         .merge(sync_admin::routes())
+        .merge(sync_receiver::routes())
         .merge(callrecords_dashboard::routes())
         .fallback(middleware::fallback)
         .with_state(state.clone())

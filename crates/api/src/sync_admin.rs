@@ -29,7 +29,11 @@ async fn sync_states(
     let value: Vec<Value> = rows
         .into_iter()
         .map(|r| {
-            let st: Value = serde_json::from_str(&r.state).unwrap_or(Value::Null);
+            let mut st: Value = serde_json::from_str(&r.state).unwrap_or(Value::Null);
+            // The push subscription's clientState authenticates notifications: never shown.
+            if let Some(cs) = st.pointer_mut("/push/clientState") {
+                *cs = Value::String("<redacted>".into());
+            }
             let lag_secs = st["cursor"]
                 .as_str()
                 .and_then(|c| c.parse::<jiff::Timestamp>().ok())

@@ -100,6 +100,10 @@ pub struct FakeArgs {
     /// (--fake) A client registration ID:SECRET (repeatable; default fake-client:fake-secret).
     #[arg(long = "client", requires = "enabled")]
     pub clients: Vec<String>,
+    /// (--fake) A client registered with a certificate, ID:PEM-FILE (repeatable): its token requests must
+    /// carry a `client_assertion` signed with the certificate's key (`x5t` / `x5t#S256` naming it).
+    #[arg(long = "client-cert", requires = "enabled")]
+    pub client_certs: Vec<String>,
     /// (--fake) Do not throttle.
     #[arg(long, requires = "enabled")]
     pub no_throttle: bool,
@@ -132,6 +136,19 @@ impl FakeArgs {
                 .iter()
                 .map(|c| callrecords_fake::config::parse_client(c))
                 .collect::<Result<_, _>>()?;
+        }
+        for c in &self.client_certs {
+            let (id, path) = c
+                .split_once(':')
+                .filter(|(id, path)| !id.is_empty() && !path.is_empty())
+                .with_context(|| format!("--client-cert wants ID:PEM-FILE, got {c:?}"))?;
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("--client-cert: reading {path}"))?;
+            cfg.certificate_clients
+                .push(callrecords_fake::config::CertificateClient {
+                    client_id: id.to_string(),
+                    certificate_pem: pem,
+                });
         }
         cfg.start = self
             .start
@@ -174,6 +191,8 @@ pub struct Fake {
     clock: Mutex<FakeClock>,
     progress: tokio::sync::Mutex<Progress>,
     state_path: PathBuf,
+    /// The notifier's counter of change notifications to drop (`POST /fake/drop-next-notification`).
+    drop_changes: std::sync::OnceLock<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Fake {
@@ -239,9 +258,15 @@ impl Fake {
             }),
             state_path,
             cfg,
+            drop_changes: std::sync::OnceLock::new(),
         };
         fake.save(published_until)?;
         Ok(Arc::new(fake))
+    }
+
+    /// Connects `POST /fake/drop-next-notification` to the notifier's drop counter.
+    pub fn connect_notifier(&self, drop_changes: Arc<std::sync::atomic::AtomicU64>) {
+        let _ = self.drop_changes.set(drop_changes);
     }
 
     /// The fake time now.
@@ -496,6 +521,7 @@ pub fn app(api: Router, fake: Arc<Fake>) -> Router {
         .route("/fake/state", get(state_route))
         .route("/fake/advance", post(advance_route))
         .route("/fake/revoke", post(revoke_route))
+        .route("/fake/drop-next-notification", post(drop_route))
         .with_state(fake.clone());
     api.merge(callrecords_fake::oauth::routes::router(
         fake.authority.clone(),
@@ -558,6 +584,43 @@ async fn advance_route(State(fake): State<Arc<Fake>>, Query(q): Query<AdvanceQue
         );
     }
     state_route(State(fake)).await
+}
+
+#[derive(Debug, Deserialize)]
+struct DropQuery {
+    count: Option<String>,
+}
+
+/// `POST /fake/drop-next-notification[?count=N]`: the next N (default 1) change notifications are not sent
+/// (recorded as dropped in `/admin/subscriptions/{id}/deliveries`), as Graph sometimes loses one; answers
+/// how many are now waiting to be dropped.
+async fn drop_route(State(fake): State<Arc<Fake>>, Query(q): Query<DropQuery>) -> Response {
+    let count = match q.count.as_deref().map(str::parse::<u64>) {
+        None => 1,
+        Some(Ok(n)) if n <= 1_000_000 => n,
+        _ => {
+            return graph_error(
+                &GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "POST /fake/drop-next-notification wants ?count=N with N a whole number up to 1000000.",
+                ),
+                None,
+            );
+        }
+    };
+    let Some(counter) = fake.drop_changes.get() else {
+        return graph_error(
+            &GraphError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "The notifier is not running.",
+            ),
+            None,
+        );
+    };
+    let waiting = counter.fetch_add(count, std::sync::atomic::Ordering::SeqCst) + count;
+    axum::Json(json!({"dropNext": waiting})).into_response()
 }
 
 #[derive(Debug, Deserialize)]

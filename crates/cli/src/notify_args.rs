@@ -46,8 +46,13 @@ pub struct NotifyArgs {
 
 impl NotifyArgs {
     /// The handshake settings for the API, and the notifier spawned on the current runtime (`fake`:
-    /// `serve --fake`, whose default delivery is Graph's).
-    pub fn start(&self, store: Arc<dyn Store>, fake: bool) -> anyhow::Result<WebhookSettings> {
+    /// `serve --fake`, whose default delivery is Graph's); also the notifier's counter of change
+    /// notifications to drop on purpose (`POST /fake/drop-next-notification`).
+    pub fn start(
+        &self,
+        store: Arc<dyn Store>,
+        fake: bool,
+    ) -> anyhow::Result<(WebhookSettings, Arc<std::sync::atomic::AtomicU64>)> {
         let guard = WebhookGuard::from_allow_list(&self.webhook_allow)
             .map_err(anyhow::Error::msg)
             .context("--webhook-allow")?;
@@ -65,10 +70,14 @@ impl NotifyArgs {
         let deliverer = Deliverer::new(guard.clone(), policy.attempt_timeout_std())?;
         let mut config = WorkerConfig::new(policy);
         config.lease = self.delivery_lease.unsigned_abs();
+        let drop_changes = config.drop_changes.clone();
         tokio::spawn(Notifier::new(store, deliverer, config).run());
-        Ok(WebhookSettings {
-            guard,
-            ..WebhookSettings::default()
-        })
+        Ok((
+            WebhookSettings {
+                guard,
+                ..WebhookSettings::default()
+            },
+            drop_changes,
+        ))
     }
 }

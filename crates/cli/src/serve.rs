@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let store = SqliteStore::open(&data)
             .with_context(|| format!("opening the store in {}", data.display()))?;
         let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
-        let webhooks = args.notify.start(store.clone(), fake_cfg.is_some())?;
+        let (webhooks, drop_changes) = args.notify.start(store.clone(), fake_cfg.is_some())?;
         let state = AppState {
             store: store.clone(),
             config: Arc::new(Config {
@@ -64,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut app = callrecords_api::app(state);
         if let Some(cfg) = fake_cfg {
             let fake = crate::fake::Fake::open(store, cfg, &data, &format!("http://{addr}"))?;
+            fake.connect_notifier(drop_changes);
             // The ticker publishes at once, then every second (a long catch-up does not delay serving).
             fake.spawn_ticker();
             app = crate::fake::app(app, fake);

@@ -1,16 +1,18 @@
 //! `callrecords sync`: pull a tenant's call records and PSTN logs from Graph into the store
 //! (`callrecords-sync`), and `sync status`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use callrecords_store::{ReadScope, Store};
 use callrecords_store_sqlite::SqliteStore;
 use callrecords_sync::{
-    Budgets, Credential, GraphClient, Limits, RetryPolicy, SweepOptions, SweepReport, Syncer,
-    TenantState, TokenSource,
+    Budgets, Credential, GraphClient, Limits, PushOptions, RetryPolicy, SweepOptions, SweepReport,
+    Syncer, TenantState, TokenSource,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -82,9 +84,18 @@ pub struct Args {
     /// One sweep, then exit (0 when nothing failed).
     #[arg(long)]
     once: bool,
-    /// Time between sweeps when running continuously.
-    #[arg(long, default_value = "5m")]
-    interval: String,
+    /// Time between sweeps when running continuously (default 5m; 30m with --notifications-url, where
+    /// sweeps only catch what notifications missed).
+    #[arg(long)]
+    interval: Option<String>,
+    /// Continuous mode with change notifications: the URL at which the upstream reaches `serve`'s
+    /// receiver (`https://public.example/notifications/graph`). `sync` creates the upstream subscription,
+    /// renews it, and fetches what the receiver queued in the store (`serve` and `sync` share --data).
+    #[arg(long, conflicts_with = "once")]
+    notifications_url: Option<String>,
+    /// Where lifecycle notifications go (default: {notifications-url}/lifecycle).
+    #[arg(long, requires = "notifications_url")]
+    lifecycle_url: Option<String>,
     /// Records fetched at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -327,12 +338,27 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => vec![job_from_args(&args)?],
     };
-    let interval = duration("--interval", &args.interval)?;
+    let push = args.notifications_url.as_deref().map(|u| {
+        let mut p = PushOptions::new(u);
+        if let Some(l) = &args.lifecycle_url {
+            p.lifecycle_url.clone_from(l);
+        }
+        p
+    });
+    let default_interval = if push.is_some() { "30m" } else { "5m" };
+    let interval = duration(
+        "--interval",
+        args.interval.as_deref().unwrap_or(default_interval),
+    )?;
     let data = &args.data.data;
     let store = SqliteStore::open(data)
         .with_context(|| format!("opening the store in {}", data.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
     let http = callrecords_sync::http_client()?;
+    // A progress bar per tenant on a terminal; otherwise only the summary line per sweep.
+    let bars = std::io::stderr()
+        .is_terminal()
+        .then(|| Arc::new(indicatif::MultiProgress::new()));
     let mut running = tokio::task::JoinSet::new();
     for job in jobs {
         let scope = job
@@ -355,41 +381,94 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
             RetryPolicy::default(),
         ));
         let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
-        let (once, json) = (args.once, args.json);
-        running.spawn(async move { run_tenant(syncer, once, json, interval).await });
+        let (once, json, push, bars) = (args.once, args.json, push.clone(), bars.clone());
+        running.spawn(async move { run_tenant(syncer, once, json, interval, push, bars).await });
     }
-    let mut ok = true;
+    // 1: a sweep reported errors; 2: a tenant could not be synced at all (credentials refused, permission
+    // missing, store unavailable), as docs/sync.md says.
+    let (mut ok, mut ran) = (true, true);
     while let Some(r) = running.join_next().await {
         match r {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => ok = false,
             Ok(Err(e)) => {
                 eprintln!("error: {e:#}");
-                ok = false;
+                ran = false;
             }
             Err(e) => {
                 eprintln!("error: a tenant's task failed: {e}");
-                ok = false;
+                ran = false;
             }
         }
     }
-    Ok(if ok {
+    Ok(if !ran {
+        ExitCode::from(2)
+    } else if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Sweeps one tenant (once, or every `interval` until Ctrl-C); `Ok(false)` when a sweep reported errors.
+/// The push task of one tenant: keeps the subscription, drains the inbox, wakes the sweep on `missed`.
+async fn push_loop(syncer: Syncer, opts: PushOptions, wake: Arc<tokio::sync::Notify>) {
+    use tokio::time::{Instant, sleep};
+    let tenant = syncer.tenant().to_string();
+    let mut check_at = Instant::now();
+    loop {
+        if Instant::now() >= check_at {
+            match syncer.ensure_subscription(&opts, Timestamp::now()).await {
+                Ok(_) => check_at = Instant::now() + Duration::from_secs(60),
+                Err(e) => {
+                    eprintln!("sync {tenant}: subscription: {e}");
+                    check_at = Instant::now() + Duration::from_secs(15);
+                }
+            }
+        }
+        match syncer.drain_inbox(&opts, Timestamp::now()).await {
+            Ok(r) => {
+                if r.sweep_wanted {
+                    wake.notify_one();
+                }
+                if r.check_subscription {
+                    check_at = Instant::now();
+                }
+                if r.handled == 0 {
+                    sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Err(e) => {
+                eprintln!("sync {tenant}: notifications: {e}");
+                sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+/// Sweeps one tenant (once, or every `interval` until Ctrl-C, with the push task when `push`);
+/// `Ok(false)` when a sweep reported errors.
 async fn run_tenant(
     syncer: Syncer,
     once: bool,
     json: bool,
     interval: SignedDuration,
+    push: Option<PushOptions>,
+    bars: Option<Arc<indicatif::MultiProgress>>,
 ) -> anyhow::Result<bool> {
     let tenant = syncer.tenant().to_string();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let _push = push.map(|p| {
+        let task = tokio::spawn(push_loop(syncer.clone(), p, wake.clone()));
+        AbortOnDrop(task)
+    });
     loop {
-        let report = match syncer.sweep(Timestamp::now()).await {
+        let bar = bars.as_ref().map(|m| progress_bar(m, &syncer));
+        let swept = syncer.sweep(Timestamp::now()).await;
+        if let Some((bar, ticker)) = bar {
+            ticker.abort();
+            bar.finish_and_clear();
+        }
+        let report = match swept {
             Ok(r) => r,
             Err(e) => {
                 if once {
@@ -406,8 +485,48 @@ async fn run_tenant(
         }
         tokio::select! {
             () = tokio::time::sleep(interval.unsigned_abs()) => {}
+            () = wake.notified() => {}
             _ = tokio::signal::ctrl_c() => return Ok(true),
         }
+    }
+}
+
+/// A bar over the sweep's list windows, redrawn from its progress counters until the returned task is aborted.
+fn progress_bar(
+    multi: &indicatif::MultiProgress,
+    syncer: &Syncer,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    use callrecords_sync::SweepProgress as P;
+    let bar = multi.add(indicatif::ProgressBar::new(0));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {prefix} windows {pos}/{len} {wide_bar} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(syncer.tenant().to_string());
+    let (b, progress) = (bar.clone(), syncer.progress().clone());
+    let ticker = tokio::spawn(async move {
+        loop {
+            b.set_length(P::get(&progress.windows_total));
+            b.set_position(P::get(&progress.windows_done));
+            b.set_message(format!(
+                "listed {} fetched {} log pages {}",
+                P::get(&progress.listed),
+                P::get(&progress.fetched),
+                P::get(&progress.log_pages)
+            ));
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    (bar, ticker)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -463,7 +582,13 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let v: Vec<_> = out
             .iter()
-            .map(|(t, st)| serde_json::json!({"tenant": t, "state": st}))
+            .map(|(t, st)| {
+                let mut st = st.clone();
+                if let Some(p) = st.push.as_mut() {
+                    p.client_state = "<redacted>".into();
+                }
+                serde_json::json!({"tenant": t, "state": st})
+            })
             .collect();
         println!("{}", serde_json::Value::Array(v));
         return Ok(ExitCode::SUCCESS);
@@ -516,6 +641,23 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             st.totals.throttled,
             st.totals.errors
         );
+        if let Some(p) = &st.push {
+            println!(
+                "  push: subscription {} expires {}; notified {}, stored {}, 404 retries {}, gave up {}{}",
+                p.subscription_id.as_deref().unwrap_or("(being created)"),
+                p.expiration_date_time
+                    .and_then(|e| e.round(jiff::Unit::Second).ok())
+                    .map_or_else(|| "-".into(), |e| e.to_string()),
+                p.notified,
+                p.stored,
+                p.not_found,
+                p.gave_up.len(),
+                p.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -75,6 +75,9 @@ pub struct WorkerConfig {
     pub lifecycle_every: Duration,
     /// What time it is ([`SystemClock`] unless a test moves time by hand).
     pub clock: Arc<dyn Clock>,
+    /// Change notifications to drop instead of sending, one per unit (`serve --fake`'s
+    /// `POST /fake/drop-next-notification`, for testing what a receiver does about a lost notification).
+    pub drop_changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl WorkerConfig {
@@ -90,6 +93,7 @@ impl WorkerConfig {
             lifecycle_lead: SignedDuration::from_mins(15),
             lifecycle_every: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
+            drop_changes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 }
@@ -355,6 +359,27 @@ impl Notifier {
                 .await?;
                 continue;
             };
+            let drop_it = matches!(n.new.kind, NotificationKind::Change { .. })
+                && self
+                    .config
+                    .drop_changes
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |k| k.checked_sub(1),
+                    )
+                    .is_ok();
+            if drop_it {
+                self.finish(
+                    n.seq,
+                    "not sent",
+                    NextStep::Dropped {
+                        reason: "dropped on purpose (POST /fake/drop-next-notification)".into(),
+                    },
+                )
+                .await?;
+                continue;
+            }
             let item: Item = match &n.new.kind {
                 NotificationKind::Change {
                     change_type,

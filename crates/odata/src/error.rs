@@ -22,11 +22,14 @@ pub enum ErrorCode {
     GeneralException,
     /// `serviceNotAvailable`: the service cannot answer now (HTTP 503).
     ServiceNotAvailable,
+    /// `accessDenied`: the caller may not do this (HTTP 403; e.g. a change notification whose
+    /// `clientState` is not ours).
+    AccessDenied,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidRequest,
         ErrorCode::ItemNotFound,
@@ -34,6 +37,7 @@ impl ErrorCode {
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::GeneralException,
         ErrorCode::ServiceNotAvailable,
+        ErrorCode::AccessDenied,
     ];
 
     /// Graph's spelling of the code.
@@ -46,6 +50,7 @@ impl ErrorCode {
             ErrorCode::RequestEntityTooLarge => "requestEntityTooLarge",
             ErrorCode::GeneralException => "generalException",
             ErrorCode::ServiceNotAvailable => "serviceNotAvailable",
+            ErrorCode::AccessDenied => "accessDenied",
         }
     }
 

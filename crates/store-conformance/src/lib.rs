@@ -93,7 +93,8 @@ macro_rules! conformance_tests {
             two_handles_race_on_the_same_ids,
             another_handle_sees_commits_and_generation,
             two_handles_claim_each_notification_once,
-            sync_states_are_per_tenant_and_replaced
+            sync_states_are_per_tenant_and_replaced,
+            sync_inbox_dedupes_retries_and_drains
         );
     };
     (@one $make:path; $($case:ident),* $(,)?) => {

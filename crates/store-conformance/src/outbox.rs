@@ -329,3 +329,86 @@ pub async fn two_handles_claim_each_notification_once(a: Arc<dyn Store>, b: Arc<
     all.dedup();
     assert_eq!(all.len(), 200);
 }
+
+/// The sync inbox: queueing is idempotent per (tenant, kind, id), due entries come oldest due first and only
+/// for their tenant, a retry moves an entry later and counts the attempt, finishing removes it; another handle
+/// sees every step.
+pub async fn sync_inbox_dedupes_retries_and_drains(store: Arc<dyn Store>, other: Arc<dyn Store>) {
+    use callrecords_store::SyncInboxItem;
+    let item = |tenant: &str, kind: &str, id: &str, due: i64| SyncInboxItem {
+        tenant: tenant.into(),
+        kind: kind.into(),
+        id: id.into(),
+        subscription_id: "sub-1".into(),
+        received_us: due,
+        due_us: due,
+        attempts: 0,
+    };
+    assert_eq!(store.count_sync_inbox("t1").await.unwrap(), 0);
+    let n = store
+        .enqueue_sync_inbox(vec![
+            item("t1", "record", "b", 20),
+            item("t1", "record", "a", 10),
+            item("t2", "record", "a", 5),
+            item("t1", "missed", "sub-1", 30),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    // The same record again (a redelivery, or a second notification of it): nothing new, nothing moved.
+    let n = other
+        .enqueue_sync_inbox(vec![
+            item("t1", "record", "a", 99),
+            item("t1", "record", "c", 40),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(other.count_sync_inbox("t1").await.unwrap(), 4);
+    let ids = |v: Vec<SyncInboxItem>| -> Vec<(String, String)> {
+        v.into_iter().map(|i| (i.kind, i.id)).collect()
+    };
+    let due = other.due_sync_inbox("t1", 30, 10).await.unwrap();
+    assert_eq!(due[0], item("t1", "record", "a", 10));
+    assert_eq!(
+        ids(due),
+        [
+            ("record".into(), "a".into()),
+            ("record".into(), "b".into()),
+            ("missed".into(), "sub-1".into())
+        ]
+    );
+    assert_eq!(
+        ids(store.due_sync_inbox("t1", 100, 2).await.unwrap()),
+        [("record".into(), "a".into()), ("record".into(), "b".into())]
+    );
+    // a answered 404: later, one attempt counted.
+    store
+        .finish_sync_inbox("t1", "record", "a", Some(50))
+        .await
+        .unwrap();
+    store
+        .finish_sync_inbox("t1", "record", "b", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(other.due_sync_inbox("t1", 45, 10).await.unwrap()),
+        [
+            ("missed".into(), "sub-1".into()),
+            ("record".into(), "c".into())
+        ]
+    );
+    let later = other.due_sync_inbox("t1", 60, 10).await.unwrap();
+    let a = later.iter().find(|i| i.id == "a").unwrap();
+    assert_eq!((a.due_us, a.attempts, a.received_us), (50, 1, 10));
+    assert_eq!(store.count_sync_inbox("t1").await.unwrap(), 3);
+    assert_eq!(
+        ids(store.due_sync_inbox("t2", 100, 10).await.unwrap()),
+        [("record".into(), "a".into())]
+    );
+    // Finishing what is not queued is not an error.
+    store
+        .finish_sync_inbox("t3", "record", "x", None)
+        .await
+        .unwrap();
+}

@@ -28,7 +28,7 @@ use callrecords_store::{
     AttemptResult, Change, CreateSubscription, IncomingLogRow, IncomingRecord, LogKind, LogOutcome,
     LogQuery, NewNotification, Notification, ParticipantRow, PutOutcome, ReadScope, RecordList,
     RecordQuery, RecordRead, RecordView, SessionRow, Store, StoreError, SubscriptionRow,
-    SyncStateRow, VersionInfo,
+    SyncInboxItem, SyncStateRow, VersionInfo,
 };
 use rusqlite::{Connection, ErrorCode};
 
@@ -363,6 +363,43 @@ impl Store for SqliteStore {
     async fn list_sync_states(&self, scope: &ReadScope) -> Result<Vec<SyncStateRow>, StoreError> {
         let scope = scope.clone();
         self.read(move |c| notifications::list_sync_states(c, &scope))
+            .await
+    }
+
+    async fn enqueue_sync_inbox(&self, items: Vec<SyncInboxItem>) -> Result<u64, StoreError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        self.write(move |c| notifications::enqueue_sync_inbox(c, &items))
+            .await
+    }
+
+    async fn due_sync_inbox(
+        &self,
+        tenant: &str,
+        now_us: i64,
+        limit: usize,
+    ) -> Result<Vec<SyncInboxItem>, StoreError> {
+        let tenant = tenant.to_owned();
+        self.read(move |c| notifications::due_sync_inbox(c, &tenant, now_us, limit))
+            .await
+    }
+
+    async fn count_sync_inbox(&self, tenant: &str) -> Result<u64, StoreError> {
+        let tenant = tenant.to_owned();
+        self.read(move |c| notifications::count_sync_inbox(c, &tenant))
+            .await
+    }
+
+    async fn finish_sync_inbox(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+        retry_at_us: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (tenant, kind, id) = (tenant.to_owned(), kind.to_owned(), id.to_owned());
+        self.write(move |c| notifications::finish_sync_inbox(c, &tenant, &kind, &id, retry_at_us))
             .await
     }
 

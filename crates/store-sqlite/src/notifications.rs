@@ -422,3 +422,99 @@ pub(crate) fn list_notifications(
     .collect::<rusqlite::Result<Vec<_>>>()
     .db()
 }
+
+pub(crate) fn enqueue_sync_inbox(
+    c: &mut Connection,
+    items: &[callrecords_store::SyncInboxItem],
+) -> Result<u64, StoreError> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let mut added = 0u64;
+    {
+        let mut st = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sync_inbox \
+                 (tenant, kind, id, subscription_id, received_us, due_us, attempts) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .db()?;
+        for i in items {
+            added += st
+                .execute(params![
+                    i.tenant,
+                    i.kind,
+                    i.id,
+                    i.subscription_id,
+                    i.received_us,
+                    i.due_us,
+                    i.attempts
+                ])
+                .db()? as u64;
+        }
+    }
+    tx.commit().db()?;
+    Ok(added)
+}
+
+pub(crate) fn due_sync_inbox(
+    c: &Connection,
+    tenant: &str,
+    now_us: i64,
+    limit: usize,
+) -> Result<Vec<callrecords_store::SyncInboxItem>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT tenant, kind, id, subscription_id, received_us, due_us, attempts FROM sync_inbox \
+             WHERE tenant = ?1 AND due_us <= ?2 ORDER BY due_us, received_us, kind, id LIMIT ?3",
+        )
+        .db()?;
+    let rows = st
+        .query_map(params![tenant, now_us, limit_i64(limit)], |r| {
+            Ok(callrecords_store::SyncInboxItem {
+                tenant: r.get(0)?,
+                kind: r.get(1)?,
+                id: r.get(2)?,
+                subscription_id: r.get(3)?,
+                received_us: r.get(4)?,
+                due_us: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })
+        .db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn count_sync_inbox(c: &Connection, tenant: &str) -> Result<u64, StoreError> {
+    let n: i64 = c
+        .prepare_cached("SELECT count(*) FROM sync_inbox WHERE tenant = ?1")
+        .db()?
+        .query_row([tenant], |r| r.get(0))
+        .db()?;
+    Ok(n as u64)
+}
+
+pub(crate) fn finish_sync_inbox(
+    c: &mut Connection,
+    tenant: &str,
+    kind: &str,
+    id: &str,
+    retry_at_us: Option<i64>,
+) -> Result<(), StoreError> {
+    match retry_at_us {
+        None => c
+            .prepare_cached("DELETE FROM sync_inbox WHERE tenant = ?1 AND kind = ?2 AND id = ?3")
+            .db()?
+            .execute(params![tenant, kind, id])
+            .db()?,
+        Some(at) => c
+            .prepare_cached(
+                "UPDATE sync_inbox SET due_us = ?4, attempts = attempts + 1 \
+                 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .db()?
+            .execute(params![tenant, kind, id, at])
+            .db()?,
+    };
+    Ok(())
+}

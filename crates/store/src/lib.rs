@@ -374,6 +374,29 @@ pub struct SyncStateRow {
     pub updated_us: i64,
 }
 
+/// One entry of a tenant's sync inbox: what a change notification (or a lifecycle notification) asked
+/// `callrecords sync` to do, queued durably by the webhook receiver of `serve` and drained by `sync`.
+/// The key is (tenant, kind, id): queueing an entry that is already queued changes nothing, so repeated
+/// deliveries of one notification (delivery is at least once) and several notifications of one record
+/// before it is fetched make one fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncInboxItem {
+    pub tenant: String,
+    /// `record` (a call record to fetch) or a lifecycle event (`reauthorizationRequired`,
+    /// `subscriptionRemoved`, `missed`).
+    pub kind: String,
+    /// The record id (kind `record`) or the subscription id (lifecycle events).
+    pub id: String,
+    /// The subscription that notified.
+    pub subscription_id: String,
+    /// When it was first queued, µs since the epoch.
+    pub received_us: i64,
+    /// Not before this instant (µs): a record that answered 404 waits before its next try.
+    pub due_us: i64,
+    /// Tries so far.
+    pub attempts: u32,
+}
+
 /// The storage of call records and log rows. Used as `Arc<dyn Store>`.
 ///
 /// Semantics live in this crate, storage in the backends: a backend decides what to do with an incoming copy
@@ -540,6 +563,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// The sync state of every tenant in `scope`, by tenant.
     async fn list_sync_states(&self, scope: &ReadScope) -> Result<Vec<SyncStateRow>, StoreError>;
+
+    /// Queue sync inbox entries in one transaction, durable on return; an entry whose (tenant, kind, id) is
+    /// already queued is left as it is. Returns how many were new.
+    async fn enqueue_sync_inbox(&self, items: Vec<SyncInboxItem>) -> Result<u64, StoreError>;
+
+    /// A tenant's inbox entries due by `now_us`, oldest due first, at most `limit`.
+    async fn due_sync_inbox(
+        &self,
+        tenant: &str,
+        now_us: i64,
+        limit: usize,
+    ) -> Result<Vec<SyncInboxItem>, StoreError>;
+
+    /// How many entries `tenant`'s inbox holds (due or not).
+    async fn count_sync_inbox(&self, tenant: &str) -> Result<u64, StoreError>;
+
+    /// Done with an entry: `retry_at_us` `None` removes it, `Some(t)` keeps it until `t` with one more
+    /// attempt counted.
+    async fn finish_sync_inbox(
+        &self,
+        tenant: &str,
+        kind: &str,
+        id: &str,
+        retry_at_us: Option<i64>,
+    ) -> Result<(), StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

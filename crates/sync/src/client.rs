@@ -66,6 +66,8 @@ pub enum RequestKind {
     List,
     Record(String),
     Pstn,
+    /// `POST / PATCH / DELETE subscriptions…` (change notifications).
+    Subscription,
 }
 
 impl RequestKind {
@@ -74,6 +76,7 @@ impl RequestKind {
             RequestKind::List => vec![Key::AppTenant, Key::List],
             RequestKind::Record(id) => vec![Key::AppTenant, Key::Record(id.clone())],
             RequestKind::Pstn => vec![Key::Pstn],
+            RequestKind::Subscription => vec![Key::AppTenant],
         }
     }
 
@@ -218,6 +221,18 @@ impl GraphClient {
 
     /// GETs `url` (absolute) and parses the JSON body.
     pub async fn get(&self, url: &str, kind: &RequestKind) -> Result<Value, FetchError> {
+        self.send(reqwest::Method::GET, url, None, kind).await
+    }
+
+    /// Sends `method` to `url` (absolute) with an optional JSON body, with the same budgets, token and
+    /// retries as [`GraphClient::get`]; a 2xx answers its JSON body (`null` when it has none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+        kind: &RequestKind,
+    ) -> Result<Value, FetchError> {
         let keys = kind.keys();
         let mut refreshed = false;
         let mut last = String::new();
@@ -232,9 +247,13 @@ impl GraphClient {
             }
             Stats::add(&self.stats.requests, 1);
             let t = Instant::now();
-            let sent = self
-                .http
-                .get(url)
+            let mut req = self.http.request(method.clone(), url);
+            if let Some(b) = body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.to_string());
+            }
+            let sent = req
                 .bearer_auth(&token)
                 .header("Prefer", "include-unknown-enum-members")
                 .header("client-request-id", uuid::Uuid::new_v4().to_string())
@@ -273,7 +292,11 @@ impl GraphClient {
                 }
             };
             match status {
-                200 => match serde_json::from_slice::<Value>(&body) {
+                200..=299 if body.is_empty() => {
+                    Stats::add(&self.stats.ok, 1);
+                    return Ok(Value::Null);
+                }
+                200..=299 => match serde_json::from_slice::<Value>(&body) {
                     Ok(v) => {
                         Stats::add(&self.stats.ok, 1);
                         Stats::add(&self.stats.bytes, body.len() as u64);

@@ -96,6 +96,52 @@ pub struct TenantState {
     pub gave_up: Vec<Pending>,
     pub last_sweep: Option<SweepReport>,
     pub totals: Totals,
+    /// The push path (`sync --notifications-url`): the upstream subscription and what its notifications
+    /// fetched. Written only by the push task; a sweep saving the state keeps the stored value.
+    pub push: Option<PushState>,
+}
+
+/// A record a change notification named that stayed 404 past the bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GaveUpNotified {
+    pub id: String,
+    pub first_seen: Timestamp,
+    pub attempts: u32,
+}
+
+/// The upstream subscription of the push path and its counters.
+///
+/// `subscriptionId` and `clientState` are read by the webhook receiver of `serve`
+/// (`callrecords_api::sync_receiver`) to accept a notification: keep those two names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PushState {
+    /// `None` while the subscription is being created (the receiver then accepts the `clientState` alone).
+    pub subscription_id: Option<String>,
+    /// Random per subscription (a new one for every subscription created).
+    pub client_state: String,
+    pub expiration_date_time: Option<Timestamp>,
+    pub notification_url: String,
+    pub lifecycle_notification_url: String,
+    pub created: u64,
+    pub renewed: u64,
+    pub reauthorized: u64,
+    /// Subscriptions created again (upstream 404 on renew, `subscriptionRemoved`).
+    pub recreated: u64,
+    /// Inbox entries handled (records and lifecycle events).
+    pub notified: u64,
+    pub fetched: u64,
+    pub stored: u64,
+    /// Fetched records already stored at that version (a repeated notification, or a sweep was first).
+    pub duplicate: u64,
+    /// 404 answers to notified records (each retried later).
+    pub not_found: u64,
+    /// Sweeps asked for by a `missed` lifecycle event.
+    pub missed: u64,
+    pub gave_up: Vec<GaveUpNotified>,
+    pub last_error: Option<String>,
+    pub last_notified: Option<Timestamp>,
 }
 
 impl TenantState {

@@ -1,11 +1,12 @@
 //! One sweep of one tenant: list `[from, to)` in overlapping windows following every `@odata.nextLink`,
 //! fetch each listed (id, version) not stored yet — complete, with every sessions page and every
 //! participants_v2 page — store it through the ingest pipeline, then the PSTN / direct-routing (and, with
-//! `beta`, SMS and blocked-users) functions in windows of at most 90 days. The tenant's cursor moves only
+//! `beta`, SMS, blocked-users and dial-out report) functions in windows of at most 90 days. The tenant's cursor moves only
 //! past windows whose records are all committed (or recorded as pending 404s).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use callrecords_ingest::{IngestOptions, Ingestor, ItemOutcome};
@@ -17,7 +18,7 @@ use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
 use crate::client::{FetchError, GraphClient, RequestKind};
-use crate::state::{Pending, SweepReport, TenantState};
+use crate::state::{Pending, PushState, SweepReport, TenantState};
 
 /// Graph keeps call records 30 days.
 pub const RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
@@ -43,7 +44,7 @@ pub struct SweepOptions {
     pub overlap: SignedDuration,
     /// Records fetched at once (default 4).
     pub concurrency: usize,
-    /// Also the beta functions (SMS, blocked users).
+    /// Also the beta functions (SMS, blocked users, the dial-out report).
     pub beta: bool,
     /// Extra rounds, within this sweep, for records that answered 404 (default 3), this far apart.
     pub not_found_rounds: u32,
@@ -89,6 +90,32 @@ pub enum SweepError {
     Fetch(#[from] FetchError),
 }
 
+/// How far the running sweep is (for a progress bar; read while it runs).
+#[derive(Debug, Default)]
+pub struct SweepProgress {
+    /// List windows of this sweep, and how many are done.
+    pub windows_total: AtomicU64,
+    pub windows_done: AtomicU64,
+    pub listed: AtomicU64,
+    /// Records fetched complete (by this sweep, or by the push task meanwhile).
+    pub fetched: AtomicU64,
+    /// Log function pages read.
+    pub log_pages: AtomicU64,
+}
+
+impl SweepProgress {
+    fn set(c: &AtomicU64, n: u64) {
+        c.store(n, Ordering::Relaxed);
+    }
+    fn add(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A counter's value.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
 /// A tenant being synced.
 #[derive(Clone)]
 pub struct Syncer {
@@ -97,6 +124,9 @@ pub struct Syncer {
     graph_url: String,
     tenant: String,
     opts: SweepOptions,
+    /// Serialises read-merge-write of the state between the sweep and the push task of this process.
+    state_lock: Arc<tokio::sync::Mutex<()>>,
+    progress: Arc<SweepProgress>,
 }
 
 impl std::fmt::Debug for Syncer {
@@ -178,7 +208,40 @@ impl Syncer {
             graph_url: graph_url.trim_end_matches('/').to_string(),
             tenant: tenant.to_string(),
             opts,
+            state_lock: Arc::new(tokio::sync::Mutex::new(())),
+            progress: Arc::default(),
         }
+    }
+
+    /// The running sweep's progress.
+    pub fn progress(&self) -> &Arc<SweepProgress> {
+        &self.progress
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn graph_url(&self) -> &str {
+        &self.graph_url
+    }
+
+    pub(crate) fn opts(&self) -> &SweepOptions {
+        &self.opts
+    }
+
+    /// Changes the push part of the stored state (read, change, write under the state lock).
+    pub(crate) async fn update_push<F>(&self, f: F) -> Result<PushState, SweepError>
+    where
+        F: FnOnce(&mut PushState),
+    {
+        let _held = self.state_lock.lock().await;
+        let mut state = self.load_state().await?;
+        let push = state.push.get_or_insert_with(PushState::default);
+        f(push);
+        let out = push.clone();
+        self.write_state(&state).await?;
+        Ok(out)
     }
 
     pub fn tenant(&self) -> &str {
@@ -216,7 +279,16 @@ impl Syncer {
         }
     }
 
+    /// Saves a sweep's state, keeping the stored push part (the push task owns it).
     async fn save_state(&self, state: &TenantState) -> Result<(), SweepError> {
+        let _held = self.state_lock.lock().await;
+        let stored = self.load_state().await?;
+        let mut state = state.clone();
+        state.push = stored.push;
+        self.write_state(&state).await
+    }
+
+    async fn write_state(&self, state: &TenantState) -> Result<(), SweepError> {
         let json = serde_json::to_string(state).map_err(|e| SweepError::State {
             tenant: self.tenant.clone(),
             error: e.to_string(),
@@ -326,7 +398,7 @@ impl Syncer {
 
     /// Fetches the listed records not stored yet, `concurrency` at a time, and stores them. Returns the
     /// ones that answered 404 and the ones that failed otherwise (everything else was committed).
-    async fn fetch_and_store(
+    pub(crate) async fn fetch_and_store(
         &self,
         wanted: Vec<(String, i64)>,
         report: &mut SweepReport,
@@ -363,6 +435,7 @@ impl Syncer {
             match result {
                 Ok((record, pages)) => {
                     report.fetched += 1;
+                    SweepProgress::add(&self.progress.fetched);
                     report.record_pages += pages;
                     ready.push(record);
                     if ready.len() >= STORE_BATCH {
@@ -502,6 +575,13 @@ impl Syncer {
         }
         report.from = Some(from);
         report.to = Some(to);
+        let window_secs = self.opts.window.as_secs().max(1);
+        let span = (to.as_second() - from.as_second()).max(0);
+        let p = &self.progress;
+        SweepProgress::set(&p.windows_total, (span as u64).div_ceil(window_secs as u64));
+        for c in [&p.windows_done, &p.listed, &p.fetched, &p.log_pages] {
+            SweepProgress::set(c, 0);
+        }
 
         // Records that answered 404 before: try again first.
         let mut pending = std::mem::take(&mut state.pending);
@@ -543,6 +623,7 @@ impl Syncer {
                     wanted.push((id, version));
                 }
             }
+            SweepProgress::set(&self.progress.listed, report.listed);
             let (nf, failed) = self.fetch_and_store(wanted, &mut report).await?;
             let ok = failed.is_empty();
             for (id, version) in nf {
@@ -561,6 +642,7 @@ impl Syncer {
             }
             state.pending = pending.clone();
             self.save_state(&state).await?;
+            SweepProgress::add(&self.progress.windows_done);
             w = end;
         }
 
@@ -603,7 +685,11 @@ impl Syncer {
         if !self.opts.no_logs {
             let mut kinds = vec![LogKind::PstnCall, LogKind::DirectRoutingCall];
             if self.opts.beta {
-                kinds.extend([LogKind::SmsLog, LogKind::PstnBlockedUser]);
+                kinds.extend([
+                    LogKind::SmsLog,
+                    LogKind::PstnBlockedUser,
+                    LogKind::PstnOnlineMeetingDialout,
+                ]);
             }
             for kind in kinds {
                 self.sweep_logs(kind, now, &mut state, &mut report).await?;
@@ -651,10 +737,24 @@ impl Syncer {
         });
         let to = whole_seconds(self.opts.until.unwrap_or(now - self.opts.lag));
         let from = whole_seconds(from);
-        let step = self
+        let mut step = self
             .opts
             .log_window
             .clamp(SignedDuration::from_mins(1), MAX_LOG_WINDOW);
+        // The dial-out report aggregates a period and its rows carry no date: it is fetched per whole UTC
+        // day, once, after the day (and the lag) has passed, so stored periods never overlap.
+        let (from, to) = if kind == LogKind::PstnOnlineMeetingDialout {
+            step = SignedDuration::from_hours(24);
+            let from = self
+                .opts
+                .since
+                .or_else(|| state.log_cursors.get(&name).copied())
+                .or(state.origin)
+                .unwrap_or(now - RETENTION);
+            (ceil_day(from), floor_day(to))
+        } else {
+            (from, to)
+        };
         let version = if kind.in_v1() { "v1.0" } else { "beta" };
         let mut w = from;
         while w < to {
@@ -672,6 +772,7 @@ impl Syncer {
                 match self.client.get(&u, &RequestKind::Pstn).await {
                     Ok(mut page) => {
                         report.log_pages += 1;
+                        SweepProgress::add(&self.progress.log_pages);
                         if let Some(p) = page.as_object_mut() {
                             rows.extend(take_array(p, "value"));
                             url = next_link(p, "@odata.nextLink").map(|l| self.follow(&l));
@@ -695,8 +796,11 @@ impl Syncer {
                     .into_iter()
                     .map(|r| raw_item(RecordKind::Log(kind), r.to_string()))
                     .collect::<Vec<_>>();
+                let period = (kind == LogKind::PstnOnlineMeetingDialout)
+                    .then(|| (w.as_microsecond(), end.as_microsecond()));
                 let opts = IngestOptions {
                     tenant: Some(self.tenant.clone()),
+                    period,
                     ..IngestOptions::new(RecordKind::Log(kind))
                 };
                 let done = Ingestor::new(self.store.clone(), opts)
@@ -725,6 +829,23 @@ impl Syncer {
             w = end;
         }
         Ok(())
+    }
+}
+
+const DAY_SECS: i64 = 86_400;
+
+/// The UTC midnight at or before `t`.
+fn floor_day(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second().div_euclid(DAY_SECS) * DAY_SECS).unwrap_or(t)
+}
+
+/// The UTC midnight at or after `t`.
+fn ceil_day(t: Timestamp) -> Timestamp {
+    let f = floor_day(t);
+    if f == t {
+        f
+    } else {
+        f + SignedDuration::from_hours(24)
     }
 }
 
@@ -770,6 +891,15 @@ mod tests {
             v,
             serde_json::json!({"id": "1", "sessions": [{"@odata.type": "#t"}]})
         );
+    }
+
+    #[test]
+    fn utc_days() {
+        let t: Timestamp = "2026-01-05T08:30:00Z".parse().unwrap();
+        let d: Timestamp = "2026-01-05T00:00:00Z".parse().unwrap();
+        assert_eq!(floor_day(t), d);
+        assert_eq!(ceil_day(t), d + SignedDuration::from_hours(24));
+        assert_eq!((floor_day(d), ceil_day(d)), (d, d));
     }
 
     #[test]

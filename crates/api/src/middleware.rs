@@ -15,9 +15,14 @@ use crate::error::{ApiError, REQUEST_IDS};
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-/// Layers, innermost first: panic catcher, response cache (when given), request ids, compression.
-/// The cache is inside the request-id layer so that a cached answer still gets its own ids.
-pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
+/// Layers, innermost first: panic catcher, response cache (when given), access control (when given),
+/// request ids, compression. The cache is inside the request-id layer so that a cached answer still gets
+/// its own ids, and inside access control so that its key holds the caller's tenant.
+pub(crate) fn apply(
+    router: Router,
+    cache: Option<ResponseCache>,
+    auth: Option<std::sync::Arc<crate::auth::Auth>>,
+) -> Router {
     let router = router.layer(CatchPanicLayer::custom(
         |panic: Box<dyn std::any::Any + Send>| {
             let what = panic
@@ -30,6 +35,10 @@ pub(crate) fn apply(router: Router, cache: Option<ResponseCache>) -> Router {
     ));
     let router = match cache {
         Some(c) => router.layer(middleware::from_fn_with_state(c, crate::cache::layer)),
+        None => router,
+    };
+    let router = match auth {
+        Some(a) => router.layer(middleware::from_fn_with_state(a, crate::auth::layer)),
         None => router,
     };
     router

@@ -22,11 +22,19 @@ pub enum ErrorCode {
     GeneralException,
     /// `serviceNotAvailable`: the service cannot answer now (HTTP 503).
     ServiceNotAvailable,
+    /// `InvalidAuthenticationToken`: no bearer token, or one that does not validate (HTTP 401).
+    InvalidAuthenticationToken,
+    /// `accessDenied`: a valid token without the role the route needs (HTTP 403).
+    AccessDenied,
+    /// `activityLimitReached`: too many requests from one client (HTTP 429, with `Retry-After`).
+    ActivityLimitReached,
+    /// `requestHeaderFieldsTooLarge`: the request's header block is over the limit (HTTP 431).
+    RequestHeaderFieldsTooLarge,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidRequest,
         ErrorCode::ItemNotFound,
@@ -34,6 +42,10 @@ impl ErrorCode {
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::GeneralException,
         ErrorCode::ServiceNotAvailable,
+        ErrorCode::InvalidAuthenticationToken,
+        ErrorCode::AccessDenied,
+        ErrorCode::ActivityLimitReached,
+        ErrorCode::RequestHeaderFieldsTooLarge,
     ];
 
     /// Graph's spelling of the code.
@@ -46,6 +58,10 @@ impl ErrorCode {
             ErrorCode::RequestEntityTooLarge => "requestEntityTooLarge",
             ErrorCode::GeneralException => "generalException",
             ErrorCode::ServiceNotAvailable => "serviceNotAvailable",
+            ErrorCode::InvalidAuthenticationToken => "InvalidAuthenticationToken",
+            ErrorCode::AccessDenied => "accessDenied",
+            ErrorCode::ActivityLimitReached => "activityLimitReached",
+            ErrorCode::RequestHeaderFieldsTooLarge => "requestHeaderFieldsTooLarge",
         }
     }
 

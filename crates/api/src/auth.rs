@@ -167,9 +167,11 @@ pub enum AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::MissingRole => {
-                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::AccessDenied, e.to_string())
-            }
+            AuthError::MissingRole => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                e.to_string(),
+            ),
             _ => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidAuthenticationToken,
@@ -183,8 +185,12 @@ impl From<AuthError> for ApiError {
 /// and its clock here. Answering `Some` stops the request with that answer.
 pub trait AfterAuth: Send + Sync + 'static {
     /// `scope` is the request's scope so far; the hook may change it (the fake sets its clock).
-    fn check(&self, req: &Request, principal: &Principal, scope: &mut RequestScope)
-    -> Option<Response>;
+    fn check(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        scope: &mut RequestScope,
+    ) -> Option<Response>;
 }
 
 /// How bearer tokens are checked.

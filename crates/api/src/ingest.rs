@@ -66,6 +66,7 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
 async fn ingest(
     State(state): State<AppState>,
     scope: Option<Extension<crate::RequestScope>>,
+    principal: Option<Extension<crate::auth::Principal>>,
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -74,15 +75,23 @@ async fn ingest(
     let kind = kind_from_path(&segment).ok_or_else(|| ApiError::no_route(&segment))?;
     let period = dialout_period(kind, query.as_deref())?;
     let tenant = tenant_param(query.as_deref())?;
-    // Behind `serve --fake`'s token guard the records are the token's tenant's.
+    // Behind access control the records are the token's tenant's; only an administrator's token may name
+    // another tenant.
+    let admin = principal.is_some_and(|Extension(p)| p.has_role(crate::auth::ADMIN_ROLE));
     let tenant = match scope.map(|Extension(s)| s.scope) {
         Some(callrecords_store::ReadScope::Tenant(t)) => match tenant {
-            Some(asked) if asked != t => {
-                return Err(ApiError::bad_input(format!(
-                    "tenantId '{asked}' is not the tenant of the access token."
-                )));
+            Some(asked) if asked != t && !admin => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    crate::error::ErrorCode::AccessDenied,
+                    format!(
+                        "tenantId '{asked}' is not the tenant of the access token; only a \
+                         CallRecords.Admin token may ingest into another tenant."
+                    ),
+                ));
             }
-            _ => Some(t),
+            Some(asked) => Some(asked),
+            None => Some(t),
         },
         _ => tenant,
     };

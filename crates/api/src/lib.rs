@@ -9,8 +9,8 @@
 
 pub mod admin;
 pub mod analytics;
-pub mod auth;
 pub mod analytics_calls;
+pub mod auth;
 mod cache;
 pub mod derive;
 pub mod error;

@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! `callrecords`: a Microsoft Graph call-records server, store and toolbox in one binary.
 
+mod auth_args;
 mod fake;
 mod gen_cmd;
 mod import;

@@ -28,6 +28,8 @@ pub struct Args {
     fake: crate::fake::FakeArgs,
     #[command(flatten)]
     notify: crate::notify_args::NotifyArgs,
+    #[command(flatten)]
+    auth: crate::auth_args::AuthArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -61,9 +63,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let mut app = callrecords_api::app(state);
-        if let Some(cfg) = fake_cfg {
-            let fake = crate::fake::Fake::open(store, cfg, &data, &format!("http://{addr}"))?;
+        let fake = match fake_cfg {
+            Some(cfg) => Some(crate::fake::Fake::open(
+                store,
+                cfg,
+                &data,
+                &format!("http://{addr}"),
+            )?),
+            None => None,
+        };
+        let auth = args
+            .auth
+            .build(args.listen, fake.as_ref().map(|f| f.auth()).transpose()?)
+            .await?;
+        let mut app = callrecords_api::app_with_auth(state, Arc::new(auth));
+        if let Some(fake) = fake {
             // The ticker publishes at once, then every second (a long catch-up does not delay serving).
             fake.spawn_ticker();
             app = crate::fake::app(app, fake);

@@ -135,6 +135,20 @@ impl JwtValidator {
         Ok(v)
     }
 
+    /// A validator over a [`KeySource::Fixed`] JWKS, made without waiting (no I/O).
+    pub fn fixed(cfg: JwtConfig) -> Result<Self, JwksError> {
+        let KeySource::Fixed(doc) = &cfg.keys else {
+            return Err(JwksError::Shape);
+        };
+        let keys = parse_jwks(doc)?;
+        Ok(JwtValidator {
+            keys: RwLock::new(keys),
+            fetched: tokio::sync::Mutex::new(Some(Instant::now())),
+            http: reqwest::Client::new(),
+            cfg,
+        })
+    }
+
     /// The kids held now.
     pub fn kids(&self) -> Vec<String> {
         let mut k: Vec<String> = self
@@ -217,7 +231,9 @@ impl JwtValidator {
         v.set_audience(&self.cfg.audiences);
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &v)
             .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => AuthError::BadSignature,
+                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                    AuthError::BadSignature
+                }
                 ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => AuthError::Expired,
                 ErrorKind::InvalidAudience => AuthError::WrongAudience,
                 ErrorKind::InvalidIssuer => AuthError::WrongIssuer,

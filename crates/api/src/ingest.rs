@@ -98,7 +98,7 @@ async fn ingest(
     let limit = state.config.ingest_limit;
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::too_large(limit))?;
+        .map_err(|e| body_error(&e, limit))?;
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -249,6 +249,26 @@ fn read_body(
 /// Dial-out report rows carry no date: they are stored with the period they cover, from `?from=…&to=…`
 /// (or `fromDateTime`/`toDateTime`).
 /// `?tenantId=T`: the tenant the body's records belong to (the default tenant when absent).
+/// Why a body could not be read: over the limit (413), stalled past the server's idle timeout (408), or
+/// cut off by the client (400).
+fn body_error(e: &axum::Error, limit: usize) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return ApiError::too_large(limit);
+        }
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                crate::error::ErrorCode::RequestTimeout,
+                "The request body stalled; it must keep arriving without long pauses.",
+            );
+        }
+        cause = c.source();
+    }
+    ApiError::bad_input("The request body could not be read to its end.")
+}
+
 fn tenant_param(query: Option<&str>) -> Result<Option<String>, ApiError> {
     let q = callrecords_odata::parse_query(query)?;
     match q.custom_value("tenantId") {

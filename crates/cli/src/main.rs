@@ -5,6 +5,7 @@ mod auth_args;
 mod fake;
 mod gen_cmd;
 mod import;
+mod listen;
 mod notify_args;
 mod quality_cmd;
 mod serve;

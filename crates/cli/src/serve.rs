@@ -30,6 +30,10 @@ pub struct Args {
     notify: crate::notify_args::NotifyArgs,
     #[command(flatten)]
     auth: crate::auth_args::AuthArgs,
+    #[command(flatten)]
+    tls: crate::listen::TlsArgs,
+    #[command(flatten)]
+    limits: crate::listen::Limits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -63,12 +67,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let tls = match (&args.tls.tls_cert, &args.tls.tls_key) {
+            (Some(c), Some(k)) => Some(Arc::new(crate::listen::Tls::open(c.clone(), k.clone())?)),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let fake = match fake_cfg {
             Some(cfg) => Some(crate::fake::Fake::open(
                 store,
                 cfg,
                 &data,
-                &format!("http://{addr}"),
+                &format!("{scheme}://{addr}"),
             )?),
             None => None,
         };
@@ -82,16 +91,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             fake.spawn_ticker();
             app = crate::fake::app(app, fake);
             eprintln!(
-                "callrecords --fake: token endpoint http://{addr}/{{tenant}}/oauth2/v2.0/token"
+                "callrecords --fake: token endpoint {scheme}://{addr}/{{tenant}}/oauth2/v2.0/token"
             );
         }
         eprintln!(
-            "callrecords serving http://{addr}/v1.0/communications/callRecords (data: {})",
+            "callrecords serving {scheme}://{addr}/v1.0/communications/callRecords (data: {})",
             data.display()
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        crate::listen::serve(listener, app, tls, args.limits, shutdown_signal()).await?;
         eprintln!("callrecords stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -30,11 +30,13 @@ pub enum ErrorCode {
     ActivityLimitReached,
     /// `requestHeaderFieldsTooLarge`: the request's header block is over the limit (HTTP 431).
     RequestHeaderFieldsTooLarge,
+    /// `requestTimeout`: the request did not arrive in time (HTTP 408).
+    RequestTimeout,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidRequest,
         ErrorCode::ItemNotFound,
@@ -46,6 +48,7 @@ impl ErrorCode {
         ErrorCode::AccessDenied,
         ErrorCode::ActivityLimitReached,
         ErrorCode::RequestHeaderFieldsTooLarge,
+        ErrorCode::RequestTimeout,
     ];
 
     /// Graph's spelling of the code.
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "accessDenied",
             ErrorCode::ActivityLimitReached => "activityLimitReached",
             ErrorCode::RequestHeaderFieldsTooLarge => "requestHeaderFieldsTooLarge",
+            ErrorCode::RequestTimeout => "requestTimeout",
         }
     }
 

@@ -194,11 +194,7 @@ struct RequestLimits {
 }
 
 /// Header size and in-flight requests per client, answered in Graph's shape.
-async fn request_limits(
-    State(l): State<RequestLimits>,
-    req: Request,
-    next: Next,
-) -> Response {
+async fn request_limits(State(l): State<RequestLimits>, req: Request, next: Next) -> Response {
     let header_bytes: usize = req
         .headers()
         .iter()
@@ -314,7 +310,8 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = per_client.take(peer.ip(), limits.max_connections_per_client.max(1)) else {
+        let Some(slot) = per_client.take(peer.ip(), limits.max_connections_per_client.max(1))
+        else {
             drop(stream);
             continue;
         };
@@ -359,11 +356,12 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let mut app = app.clone();
-        async move { app.call(req.map(axum::body::Body::new)).await }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { app.call(req.map(axum::body::Body::new)).await }
+        });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
         .into_owned();

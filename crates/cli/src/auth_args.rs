@@ -27,7 +27,7 @@ pub struct AuthArgs {
     #[arg(long, value_enum, env = "CALLRECORDS_AUTH")]
     pub auth: Option<AuthKind>,
     /// (--auth jwt) An accepted `iss` (repeatable); `{tenantid}` stands for the token's `tid`, e.g.
-    /// https://login.microsoftonline.com/{tenantid}/v2.0.
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`.
     #[arg(
         long = "jwt-issuer",
         env = "CALLRECORDS_JWT_ISSUER",

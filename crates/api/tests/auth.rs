@@ -756,3 +756,62 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_jwks_url_is_fetched_at_start_and_again_only_for_an_unknown_kid() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let rotated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (f, r) = (fetches.clone(), rotated.clone());
+    let idp = Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let (f, r) = (f.clone(), r.clone());
+            async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                let name = if r.load(Ordering::SeqCst) {
+                    "jwks-rotated.json"
+                } else {
+                    "jwks.json"
+                };
+                std::fs::read_to_string(fixture(name)).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, idp).await.unwrap() });
+
+    let mut cfg = JwtConfig::new(
+        vec![ISSUER.to_owned()],
+        vec![AUDIENCE.to_owned()],
+        KeySource::Url(format!("http://{addr}/keys")),
+    );
+    cfg.min_refresh = Duration::from_millis(300);
+    let v = JwtValidator::new(cfg).await.unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(v.kids(), ["ec-1", "rsa-1"]);
+    // Known kids: no fetch.
+    for _ in 0..5 {
+        v.validate(&good(TA, &[READ_ROLE])).await.unwrap();
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    let token2 = sign(
+        Algorithm::RS256,
+        Some("rsa-2"),
+        &claims(TA, &[READ_ROLE]),
+        &rsa("rsa2.der"),
+    );
+    // An unknown kid within the interval: refused without a fetch, however often.
+    for _ in 0..20 {
+        assert!(v.validate(&token2).await.is_err());
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // After the interval, after the rotation: one fetch, and the new key works.
+    rotated.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let p = v.validate(&token2).await.unwrap();
+    assert_eq!(p.tenant, TA);
+    assert_eq!(p.app_id, "11111111-0000-0000-0000-000000000001");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}

@@ -37,8 +37,8 @@ pub const ADMIN_ROLE: &str = "CallRecords.Admin";
 /// The `WWW-Authenticate` value of every 401.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"callrecords\"";
 
-/// What a route needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a route needs (ordered from least to most).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
     /// Nothing: health checks, `$metadata`, the dashboard's static files, the OpenAPI document, the Graph
     /// webhook receiver (it authenticates by `clientState`).
@@ -70,6 +70,16 @@ impl Access {
 
 /// The route families and what each needs: the one table. Paths are matched on their raw (encoded) form.
 pub fn access_of(method: &Method, path: &str) -> Access {
+    // Nothing public is spelled with dot segments, empty segments or escapes: such a path needs a token
+    // whatever a router (or a proxy in front) later makes of it.
+    let plain = !path.contains("/.") && !path.contains("//") && !path.contains('%');
+    if !plain {
+        return Access::Authenticated.max(family(method, path));
+    }
+    family(method, path)
+}
+
+fn family(method: &Method, path: &str) -> Access {
     let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
     match path {
         "/healthz" | "/readyz" | "/" | "/v1.0/$metadata" | "/beta/$metadata" => {
@@ -339,6 +349,10 @@ mod tests {
             ("/adminx", Access::Authenticated),
             ("/dashboardx", Access::Authenticated),
             ("/nope", Access::Authenticated),
+            ("/dashboard/../admin/sync", Access::Authenticated),
+            ("/dashboard/%2e%2e/x", Access::Authenticated),
+            ("//healthz", Access::Authenticated),
+            ("/v1.0/communications/callRecords('a%2Fb')", Access::Read),
         ] {
             assert_eq!(access_of(&get, path), want, "{path}");
         }

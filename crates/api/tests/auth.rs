@@ -815,3 +815,40 @@ async fn a_jwks_url_is_fetched_at_start_and_again_only_for_an_unknown_kid() {
     assert_eq!(p.app_id, "11111111-0000-0000-0000-000000000001");
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn odd_spellings_of_a_path_do_not_slip_past_its_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a_ids, _) = two_tenant_store(dir.path()).await;
+    let app = app_over(store, static_auth());
+    let a = a_ids[0].as_str();
+    for path in [
+        "//admin/sync".to_owned(),
+        "/admin//sync".to_owned(),
+        "/admin/sync/".to_owned(),
+        "/%61dmin/sync".to_owned(),
+        "/ADMIN/sync".to_owned(),
+        "/./admin/sync".to_owned(),
+        "/healthz/../admin/sync".to_owned(),
+        "/dashboard/../admin/sync".to_owned(),
+        "/dashboard/%2e%2e/admin/sync".to_owned(),
+        format!("/dashboard/../admin/callRecords/{a}/versions"),
+        format!("/dashboard/../v1.0/communications/callRecords/{a}"),
+        "/dashboard/..%2fanalytics/v1/calls".to_owned(),
+        format!("//v1.0/communications/callRecords/{a}"),
+        format!("/v1.0//communications/callRecords/{a}"),
+        "/%761.0/communications/callRecords".to_owned(),
+        "/ingest//callRecords".to_owned(),
+    ] {
+        // A valid token without roles, and no token at all: neither may reach data.
+        for token in [Some("a-none"), None] {
+            let r = get(&app, &path, token).await;
+            assert!(
+                !r.status.is_success() && !r.text.contains(TA),
+                "{path} with {token:?}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+    }
+}

@@ -218,6 +218,7 @@ pub enum Mode {
 pub struct Auth {
     mode: Mode,
     after: Option<Arc<dyn AfterAuth>>,
+    www_authenticate: HeaderValue,
 }
 
 impl std::fmt::Debug for Auth {
@@ -232,7 +233,17 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     /// Authentication by `mode`.
     pub fn new(mode: Mode) -> Self {
-        Auth { mode, after: None }
+        Auth {
+            mode,
+            after: None,
+            www_authenticate: HeaderValue::from_static(WWW_AUTHENTICATE),
+        }
+    }
+
+    /// Sends `value` as the `WWW-Authenticate` of every 401 (`serve --fake`: Graph's own).
+    pub fn with_www_authenticate(mut self, value: &'static str) -> Self {
+        self.www_authenticate = HeaderValue::from_static(value);
+        self
     }
 
     /// No authentication.
@@ -269,14 +280,12 @@ pub fn bearer(authorization: Option<&str>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn refuse(e: AuthError) -> Response {
+fn refuse(auth: &Auth, e: AuthError) -> Response {
     let unauthenticated = e != AuthError::MissingRole;
     let mut resp = ApiError::from(e).into_response();
     if unauthenticated {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(WWW_AUTHENTICATE),
-        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, auth.www_authenticate.clone());
     }
     resp
 }
@@ -297,11 +306,11 @@ pub async fn layer(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
         .and_then(|v| v.to_str().ok());
     let principal = match auth.authenticate(authorization).await {
         Ok(p) => p,
-        Err(e) => return refuse(e),
+        Err(e) => return refuse(&auth, e),
     };
     let roles = access.roles();
     if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
-        return refuse(AuthError::MissingRole);
+        return refuse(&auth, AuthError::MissingRole);
     }
     let mut scope = RequestScope {
         scope: ReadScope::Tenant(principal.tenant.clone()),

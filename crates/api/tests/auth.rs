@@ -89,9 +89,10 @@ fn assert_401(r: &Resp, what: &str) {
             .starts_with("Bearer"),
         "{what}"
     );
-    assert!(
-        r.json()["error"]["innerError"]["request-id"].is_string(),
-        "{what}"
+    assert_eq!(
+        r.json()["error"]["innerError"]["request-id"].as_str(),
+        r.headers.get("request-id").and_then(|v| v.to_str().ok()),
+        "{what}: the body repeats the response's request-id"
     );
 }
 

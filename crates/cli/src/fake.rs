@@ -79,7 +79,7 @@ const RETENTION_US: i64 = 30 * 24 * 3600 * 1_000_000;
 #[derive(Debug, Clone, clap::Args)]
 pub struct FakeArgs {
     /// Serve a stateful Graph emulator: fake tenants publish records as a fake clock passes, Entra-like
-    /// OAuth guards the Graph routes, Graph's throttling applies.
+    /// OAuth protects the Graph routes, Graph's throttling applies.
     #[arg(long = "fake")]
     pub enabled: bool,
     /// (--fake) Seed of every generated record, key and fault.
@@ -598,9 +598,15 @@ async fn revoke_route(State(fake): State<Arc<Fake>>, Query(q): Query<RevokeQuery
     }
 }
 
-/// A Graph error response (own `request-id`: the guard answers before the API's request-id layer).
+/// What Graph sends as `WWW-Authenticate` with a 401 (kept by `--fake`).
+const GRAPH_WWW_AUTHENTICATE: &str = "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"";
+
+/// A Graph error response, with the request's own `request-id` when the API's request-id layer set one
+/// ([`FakeGate`] runs inside it; the `/fake` routes do not).
 fn graph_error(e: &GraphError, client_request_id: Option<&str>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = callrecords_api::error::REQUEST_IDS
+        .try_with(|(id, _)| id.clone())
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
     let body = e.body(&request_id, client_request_id, Timestamp::now());
     let mut resp = (e.status, body.to_string()).into_response();
     let h = resp.headers_mut();
@@ -718,7 +724,8 @@ impl Fake {
             .context("the fake's JWKS")?;
         Ok(
             callrecords_api::auth::Auth::new(callrecords_api::auth::Mode::Jwt(v))
-                .with_after(Arc::new(FakeGate(self.clone()))),
+                .with_after(Arc::new(FakeGate(self.clone())))
+                .with_www_authenticate(GRAPH_WWW_AUTHENTICATE),
         )
     }
 

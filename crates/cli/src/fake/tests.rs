@@ -108,6 +108,13 @@ fn assert_graph_error(a: &Answer, status: StatusCode, code: &str) {
     assert!(a.body["error"]["message"].is_string());
     assert!(a.body["error"]["innerError"]["request-id"].is_string());
     assert!(a.body["error"]["innerError"]["date"].is_string());
+    if let Some(h) = a.headers.get("request-id") {
+        assert_eq!(
+            a.body["error"]["innerError"]["request-id"].as_str(),
+            h.to_str().ok(),
+            "the body repeats the response's request-id"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +125,10 @@ async fn tokens_are_issued_and_graph_routes_require_one() {
     let a = get(&app, LIST, None).await;
     assert_graph_error(&a, StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken");
     let www = a.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
-    assert!(www.starts_with("Bearer"), "{www}");
+    assert!(
+        www.starts_with("Bearer") && www.contains("authorization_uri"),
+        "{www}"
+    );
     let a = get(&app, LIST, Some("not-a-token")).await;
     assert_graph_error(&a, StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken");
     assert!(a.headers.contains_key(header::WWW_AUTHENTICATE));

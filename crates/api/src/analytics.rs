@@ -93,6 +93,7 @@ fn counts_of(v: &[u64]) -> Counts {
 /// The summary (or grouped summary) over the derived tables: the quality crate's JSON.
 pub async fn summary_json(
     store: &dyn Store,
+    scope: &ReadScope,
     q: &HashMap<String, String>,
 ) -> Result<serde_json::Value, ApiError> {
     let quality = ready(store).await?;
@@ -118,7 +119,7 @@ pub async fn summary_json(
         }
     };
     let key = group.map_or(OVERALL, GroupKey::name);
-    let totals = quality.quality_totals(&ReadScope::All, window, key).await?;
+    let totals = quality.quality_totals(scope, window, key).await?;
     let to_json = |v: serde_json::Value| match kind {
         Some(k) => only_kind(v, k),
         None => v,
@@ -182,9 +183,10 @@ fn only_kind(mut v: serde_json::Value, kind: &str) -> serde_json::Value {
     ))]
 async fn summary(
     State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let v = summary_json(state.store.as_ref(), &q).await?;
+    let v = summary_json(state.store.as_ref(), &crate::scope::read_scope(&scope), &q).await?;
     Ok(json_response(v.to_string()))
 }
 
@@ -206,6 +208,7 @@ async fn summary(
     ))]
 async fn streams(
     State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let quality = ready(state.store.as_ref()).await?;
@@ -246,7 +249,9 @@ async fn streams(
         after,
         limit: limit + 1,
     };
-    let mut rows = quality.quality_streams(&ReadScope::All, &filter).await?;
+    let mut rows = quality
+        .quality_streams(&crate::scope::read_scope(&scope), &filter)
+        .await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let mut body = String::from("{\"value\":[");
@@ -291,11 +296,15 @@ async fn streams(
         (status = 404, description = "No such record.", body = crate::openapi::GraphError),
         (status = 503, description = "This store keeps no quality data.", body = crate::openapi::GraphError),
     ))]
-async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn call(
+    State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let quality = ready(state.store.as_ref()).await?;
     let head = state
         .store
-        .read_record(&ReadScope::All, &id, &Default::default())
+        .read_record(&crate::scope::read_scope(&scope), &id, &Default::default())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No call record with id '{id}'.")))?
         .head;
@@ -304,7 +313,9 @@ async fn call(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
         limit: usize::MAX / 2,
         ..Default::default()
     };
-    let rows = quality.quality_streams(&ReadScope::All, &filter).await?;
+    let rows = quality
+        .quality_streams(&crate::scope::read_scope(&scope), &filter)
+        .await?;
     let streams: Vec<String> = rows.into_iter().map(|r| r.json).collect();
     Ok(json_response(format!(
         "{{\"id\":{},\"version\":{},\"streams\":[{}]}}",
@@ -371,11 +382,16 @@ async fn put_buildings(
     ))]
 async fn missing_subnets(
     State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let quality = ready(state.store.as_ref()).await?;
     let rows = quality
-        .quality_missing_subnets(&ReadScope::All, window_of(&q)?, MISSING_SUBNET_MIN_AUDIO)
+        .quality_missing_subnets(
+            &crate::scope::read_scope(&scope),
+            window_of(&q)?,
+            MISSING_SUBNET_MIN_AUDIO,
+        )
         .await?;
     let value: Vec<_> = rows
         .into_iter()

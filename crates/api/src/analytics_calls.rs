@@ -12,7 +12,6 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
-use callrecords_store::ReadScope;
 use callrecords_store::calls::{CallFilter, CallOrder, CallRow};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -163,11 +162,14 @@ fn next_link(q: &HashMap<String, String>, skip: usize) -> String {
     ))]
 async fn calls(
     State(state): State<AppState>,
+    scope: Option<axum::Extension<crate::RequestScope>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let filter = filter_of(&q)?;
     let quality = ready(state.store.as_ref()).await?;
-    let page = quality.quality_calls(&ReadScope::All, &filter).await?;
+    let page = quality
+        .quality_calls(&crate::scope::read_scope(&scope), &filter)
+        .await?;
     let end = filter.skip.saturating_add(page.rows.len());
     let mut body = json!({
         "@odata.count": page.total,

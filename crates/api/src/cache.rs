@@ -120,10 +120,25 @@ impl ResponseCache {
     }
 }
 
-/// Everything in the request that shapes a Graph response.
+/// Everything in the request that shapes a Graph response, the caller's tenants first (an answer to one
+/// tenant is never served to another).
 fn cache_key(req: &Request) -> Vec<u8> {
     let uri = req.uri().to_string();
     let mut key = Vec::with_capacity(uri.len() + 64);
+    match req.extensions().get::<crate::RequestScope>() {
+        None => key.push(0),
+        Some(s) => {
+            key.push(1);
+            if let Some(t) = s.scope.tenant() {
+                key.extend_from_slice(t.as_bytes());
+            }
+            key.push(0);
+            if let Some(now) = s.now_us {
+                key.extend_from_slice(&now.to_le_bytes());
+            }
+            key.push(0);
+        }
+    }
     key.extend_from_slice(uri.as_bytes());
     for name in &KEY_HEADERS {
         // Header values cannot hold NUL or 0x01: unambiguous separators.

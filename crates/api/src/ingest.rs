@@ -67,6 +67,7 @@ async fn ingest(
     State(state): State<AppState>,
     scope: Option<Extension<crate::RequestScope>>,
     metrics: Option<Extension<std::sync::Arc<crate::telemetry::Metrics>>>,
+    principal: Option<Extension<crate::auth::Principal>>,
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -75,22 +76,30 @@ async fn ingest(
     let kind = kind_from_path(&segment).ok_or_else(|| ApiError::no_route(&segment))?;
     let period = dialout_period(kind, query.as_deref())?;
     let tenant = tenant_param(query.as_deref())?;
-    // Behind `serve --fake`'s token guard the records are the token's tenant's.
+    // Behind access control the records are the token's tenant's; only an administrator's token may name
+    // another tenant.
+    let admin = principal.is_some_and(|Extension(p)| p.has_role(crate::auth::ADMIN_ROLE));
     let tenant = match scope.map(|Extension(s)| s.scope) {
         Some(callrecords_store::ReadScope::Tenant(t)) => match tenant {
-            Some(asked) if asked != t => {
-                return Err(ApiError::bad_input(format!(
-                    "tenantId '{asked}' is not the tenant of the access token."
-                )));
+            Some(asked) if asked != t && !admin => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    crate::error::ErrorCode::AccessDenied,
+                    format!(
+                        "tenantId '{asked}' is not the tenant of the access token; only a \
+                         CallRecords.Admin token may ingest into another tenant."
+                    ),
+                ));
             }
-            _ => Some(t),
+            Some(asked) => Some(asked),
+            None => Some(t),
         },
         _ => tenant,
     };
     let limit = state.config.ingest_limit;
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::too_large(limit))?;
+        .map_err(|e| body_error(&e, limit))?;
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -246,6 +255,26 @@ fn read_body(
 /// Dial-out report rows carry no date: they are stored with the period they cover, from `?from=…&to=…`
 /// (or `fromDateTime`/`toDateTime`).
 /// `?tenantId=T`: the tenant the body's records belong to (the default tenant when absent).
+/// Why a body could not be read: over the limit (413), stalled past the server's idle timeout (408), or
+/// cut off by the client (400).
+fn body_error(e: &axum::Error, limit: usize) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return ApiError::too_large(limit);
+        }
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                crate::error::ErrorCode::RequestTimeout,
+                "The request body stalled; it must keep arriving without long pauses.",
+            );
+        }
+        cause = c.source();
+    }
+    ApiError::bad_input("The request body could not be read to its end.")
+}
+
 fn tenant_param(query: Option<&str>) -> Result<Option<String>, ApiError> {
     let q = callrecords_odata::parse_query(query)?;
     match q.custom_value("tenantId") {

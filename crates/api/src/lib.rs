@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod analytics_calls;
+pub mod auth;
 mod cache;
 pub mod derive;
 pub mod error;
@@ -70,8 +71,19 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole application: every route and the middleware stack.
+/// The whole application without access control (`--auth none`, and tests of the routes themselves).
 pub fn app(state: AppState) -> Router {
+    build(state, None)
+}
+
+/// The whole application behind `auth` ([`auth::layer`]: every route but the public ones needs a token,
+/// and the token's tenant scopes the request).
+pub fn app_with_auth(state: AppState, auth: Arc<auth::Auth>) -> Router {
+    let enabled = auth.is_enabled();
+    build(state, enabled.then_some(auth))
+}
+
+fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
     let metrics = Arc::new(telemetry::Metrics::new());
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -94,7 +106,7 @@ pub fn app(state: AppState) -> Router {
     // Rendered Graph answers are cached unless they depend on the clock (retention).
     let cache =
         (!state.config.graph_retention).then(|| cache::ResponseCache::new(state.store.clone()));
-    middleware::apply(router, cache, metrics)
+    middleware::apply(router, cache, auth, metrics)
 }
 
 async fn readyz(

@@ -15,12 +15,14 @@ use crate::error::{ApiError, REQUEST_IDS};
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-/// Layers, innermost first: panic catcher, response cache (when given), metrics and the request log,
-/// request ids, compression. The cache is inside the request-id layer so that a cached answer still gets its
-/// own ids, and inside the metrics so that cached answers are counted.
+/// Layers, innermost first: panic catcher, response cache (when given), access control (when given),
+/// metrics and the request log, request ids, compression. The cache is inside the request-id layer so that
+/// a cached answer still gets its own ids, and inside access control so that its key holds the caller's
+/// tenant; the metrics are outside both, so that cached answers and refusals are counted.
 pub(crate) fn apply(
     router: Router,
     cache: Option<ResponseCache>,
+    auth: Option<std::sync::Arc<crate::auth::Auth>>,
     metrics: std::sync::Arc<crate::telemetry::Metrics>,
 ) -> Router {
     let router = router.layer(CatchPanicLayer::custom(
@@ -35,6 +37,10 @@ pub(crate) fn apply(
     ));
     let router = match cache {
         Some(c) => router.layer(middleware::from_fn_with_state(c, crate::cache::layer)),
+        None => router,
+    };
+    let router = match auth {
+        Some(a) => router.layer(middleware::from_fn_with_state(a, crate::auth::layer)),
         None => router,
     };
     router

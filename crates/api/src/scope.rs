@@ -26,3 +26,11 @@ impl Default for RequestScope {
         }
     }
 }
+
+/// The read scope of a request: its [`RequestScope`]'s (the token's tenant), every tenant when no layer set
+/// one (`--auth none`).
+pub fn read_scope(scope: &Option<axum::Extension<RequestScope>>) -> ReadScope {
+    scope
+        .as_ref()
+        .map_or(ReadScope::All, |axum::Extension(s)| s.scope.clone())
+}

@@ -6,10 +6,11 @@
 //!   store's rules. A background task publishes once a second; `POST /fake/advance?minutes=N` jumps the
 //!   clock and publishes before it answers; `GET /fake/state` reports; `POST /fake/revoke?tenant=T`
 //!   sends `reauthorizationRequired` to `T`'s subscriptions, as an access revocation would.
-//! * The guard layer ([`guard`]) makes the Graph routes behave like Graph behind Entra ID: a valid bearer
-//!   token is required (401 + `WWW-Authenticate`, 403 for a missing role), its `tid` becomes the request's
-//!   read scope, the retention cut-off follows the fake clock, and Graph's throttling (429 + `Retry-After`)
-//!   and `--fault-rate` faults (503 / 504) apply.
+//! * The routes of plain `serve` sit behind the shared access-control layer, configured with the fake's
+//!   own issuers and key ([`Fake::jwt_config`]): a valid bearer token is required (401 +
+//!   `WWW-Authenticate`, 403 for a missing role) and its `tid` becomes the request's read scope.
+//!   [`FakeGate`] then sets the fake clock as the retention cut-off and applies Graph's throttling
+//!   (429 + `Retry-After`) and `--fault-rate` faults (503 / 504).
 //! * Entra's token endpoint, JWKS and OpenID configuration are mounted at the root
 //!   (`/{tenant}/oauth2/v2.0/token`, …).
 
@@ -21,11 +22,10 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use callrecords_api::RequestScope;
-use callrecords_fake::oauth::{Authority, CALL_RECORDS_ROLE, PSTN_CALLS_ROLE};
+use callrecords_fake::oauth::Authority;
 use callrecords_fake::tenant::{FakeLogRow, is_expired};
 use callrecords_fake::throttle::RequestKind;
 use callrecords_fake::{
@@ -79,7 +79,7 @@ const RETENTION_US: i64 = 30 * 24 * 3600 * 1_000_000;
 #[derive(Debug, Clone, clap::Args)]
 pub struct FakeArgs {
     /// Serve a stateful Graph emulator: fake tenants publish records as a fake clock passes, Entra-like
-    /// OAuth guards the Graph routes, Graph's throttling applies.
+    /// OAuth protects the Graph routes, Graph's throttling applies.
     #[arg(long = "fake")]
     pub enabled: bool,
     /// (--fake) Seed of every generated record, key and fault.
@@ -514,8 +514,8 @@ fn raw_item(kind: RecordKind, text: String) -> RawItem {
     }
 }
 
-/// The whole `--fake` application: `api` (the Graph, ingest and admin routes of plain `serve`) behind the
-/// guard, plus the OAuth and `/fake` routes.
+/// The whole `--fake` application: `api` (the Graph, ingest and admin routes of plain `serve`, behind the
+/// access-control layer with [`FakeGate`]), plus the OAuth and `/fake` routes, which stay open.
 pub fn app(api: Router, fake: Arc<Fake>) -> Router {
     let control = Router::new()
         .route("/fake/state", get(state_route))
@@ -527,7 +527,6 @@ pub fn app(api: Router, fake: Arc<Fake>) -> Router {
         fake.authority.clone(),
     ))
     .merge(control)
-    .layer(middleware::from_fn_with_state(fake, guard))
 }
 
 async fn state_route(State(fake): State<Arc<Fake>>) -> Response {
@@ -662,9 +661,15 @@ async fn revoke_route(State(fake): State<Arc<Fake>>, Query(q): Query<RevokeQuery
     }
 }
 
-/// A Graph error response (own `request-id`: the guard answers before the API's request-id layer).
+/// What Graph sends as `WWW-Authenticate` with a 401 (kept by `--fake`).
+const GRAPH_WWW_AUTHENTICATE: &str = "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"";
+
+/// A Graph error response, with the request's own `request-id` when the API's request-id layer set one
+/// ([`FakeGate`] runs inside it; the `/fake` routes do not).
 fn graph_error(e: &GraphError, client_request_id: Option<&str>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = callrecords_api::error::REQUEST_IDS
+        .try_with(|(id, _)| id.clone())
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
     let body = e.body(&request_id, client_request_id, Timestamp::now());
     let mut resp = (e.status, body.to_string()).into_response();
     let h = resp.headers_mut();
@@ -723,90 +728,94 @@ fn request_kind(rest: &str) -> Option<RequestKind> {
     })
 }
 
-/// The Graph routes under `--fake`: bearer token → read scope and fake "now"; throttling; faults. The
-/// `/admin`, `/ingest` and `/analytics` routes: bearer token → read scope only.
-async fn guard(State(fake): State<Arc<Fake>>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    // `/admin`, `/ingest` and `/analytics` are not Graph's, but they read or write a tenant's data:
-    // a token is needed there too (its tenant scopes them), without Graph's throttling and faults.
-    let own = ["/admin/", "/ingest/", "/analytics/"]
-        .iter()
-        .any(|p| path.starts_with(p));
-    let kind = if own {
-        RequestKind::Other
-    } else {
-        let Some(rest) = path
+/// What `serve --fake` adds after the shared access-control layer ([`callrecords_api::auth::layer`]) has
+/// accepted a token (the fake's own, checked against its JWKS like any other): on Graph paths Graph's
+/// throttling (429 + `Retry-After`) and `--fault-rate` faults (503 / 504); on every path the fake clock
+/// as the retention "now".
+#[derive(Debug)]
+pub struct FakeGate(pub Arc<Fake>);
+
+impl callrecords_api::auth::AfterAuth for FakeGate {
+    fn check(
+        &self,
+        req: &Request,
+        principal: &callrecords_api::auth::Principal,
+        scope: &mut RequestScope,
+    ) -> Option<Response> {
+        let fake = &self.0;
+        scope.now_us = Some(fake.now().as_microsecond());
+        let path = req.uri().path();
+        let rest = path
             .strip_prefix("/v1.0/")
-            .or_else(|| path.strip_prefix("/beta/"))
-        else {
-            return next.run(req).await;
-        };
-        let Some(kind) = request_kind(rest) else {
-            return next.run(req).await;
-        };
-        kind
-    };
-    let client_request_id = req
-        .headers()
-        .get("client-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let crid = client_request_id.as_deref();
-    let roles: &[&str] = if kind == RequestKind::PstnFunction {
-        &[CALL_RECORDS_ROLE, PSTN_CALLS_ROLE]
-    } else {
-        &[CALL_RECORDS_ROLE]
-    };
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let real_now = Timestamp::now();
-    let claims = match fake.authority.authorize(authorization, roles, real_now) {
-        Ok(c) => c,
-        Err(e) => {
-            let resp = graph_error(&e.graph_error(), crid);
-            return match e.www_authenticate() {
-                Some(w) => with_header(resp, header::WWW_AUTHENTICATE, w),
-                None => resp,
+            .or_else(|| path.strip_prefix("/beta/"))?;
+        let kind = request_kind(rest)?;
+        let crid = req
+            .headers()
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok());
+        if kind != RequestKind::Other {
+            let key = ThrottleKey {
+                tenant: principal.tenant.clone(),
+                app: principal.app_id.clone(),
+                kind,
             };
+            let decision = lock(&fake.throttle).check(key, Timestamp::now());
+            if let Decision::Throttled { retry_after_secs } = decision
+                && let Some(e) = decision.error()
+            {
+                return Some(with_header(
+                    graph_error(&e, crid),
+                    header::RETRY_AFTER,
+                    &retry_after_secs.to_string(),
+                ));
+            }
         }
-    };
-    if kind != RequestKind::Other {
-        let key = ThrottleKey {
-            tenant: claims.tid.clone(),
-            app: claims.appid.clone(),
-            kind,
-        };
-        let decision = lock(&fake.throttle).check(key, real_now);
-        if let Decision::Throttled { retry_after_secs } = decision
-            && let Some(e) = decision.error()
-        {
-            return with_header(
-                graph_error(&e, crid),
-                header::RETRY_AFTER,
-                &retry_after_secs.to_string(),
-            );
-        }
-    }
-    let fault = if own {
-        None
-    } else {
-        lock(&fake.faults).decide()
-    };
-    if let Some(f) = fault {
-        let resp = graph_error(&f.error(), crid);
-        return match f.retry_after_secs() {
+        let fault = lock(&fake.faults).decide()?;
+        let resp = graph_error(&fault.error(), crid);
+        Some(match fault.retry_after_secs() {
             Some(s) => with_header(resp, header::RETRY_AFTER, &s.to_string()),
             None => resp,
-        };
+        })
     }
-    req.extensions_mut().insert(RequestScope {
-        scope: ReadScope::Tenant(claims.tid),
-        now_us: Some(fake.now().as_microsecond()),
-        app_id: Some(claims.appid),
-    });
-    next.run(req).await
+}
+
+impl Fake {
+    /// The access control of `serve --fake`: the shared JWT validator over [`Fake::jwt_config`], then
+    /// [`FakeGate`].
+    pub fn auth(self: &Arc<Self>) -> anyhow::Result<callrecords_api::auth::Auth> {
+        let v = callrecords_api::auth::jwt::JwtValidator::fixed(self.jwt_config())
+            .context("the fake's JWKS")?;
+        Ok(
+            callrecords_api::auth::Auth::new(callrecords_api::auth::Mode::Jwt(v))
+                .with_after(Arc::new(FakeGate(self.clone())))
+                .with_www_authenticate(GRAPH_WWW_AUTHENTICATE),
+        )
+    }
+
+    /// How the shared JWT validator checks the fake's tokens: its tenants' issuers, Graph's audiences,
+    /// its own key as a fixed JWKS, Entra's 5-minute leeway.
+    pub fn jwt_config(&self) -> callrecords_api::auth::jwt::JwtConfig {
+        use callrecords_fake::oauth::{GRAPH_APP_ID, GRAPH_RESOURCE, LEEWAY_SECS};
+        let issuers = self
+            .cfg
+            .tenants
+            .iter()
+            .map(|t| self.authority.issuer(t))
+            .collect();
+        let audiences = vec![
+            GRAPH_RESOURCE.to_owned(),
+            format!("{GRAPH_RESOURCE}/"),
+            GRAPH_APP_ID.to_owned(),
+        ];
+        let first = self.cfg.tenants.first().cloned().unwrap_or_default();
+        let mut cfg = callrecords_api::auth::jwt::JwtConfig::new(
+            issuers,
+            audiences,
+            callrecords_api::auth::jwt::KeySource::Fixed(self.authority.jwks(&first)),
+        );
+        cfg.leeway_secs = LEEWAY_SECS.unsigned_abs();
+        cfg
+    }
 }
 
 /// A fresh temporary data directory (`--fake` without `--data`).

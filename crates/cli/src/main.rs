@@ -1,10 +1,12 @@
 #![forbid(unsafe_code)]
 //! `callrecords`: a Microsoft Graph call-records server, store and toolbox in one binary.
 
+mod auth_args;
 mod backup_cmd;
 mod fake;
 mod gen_cmd;
 mod import;
+mod listen;
 mod notify_args;
 mod quality_cmd;
 mod serve;

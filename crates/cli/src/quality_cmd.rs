@@ -116,7 +116,7 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
         if let Some(k) = &args.kind {
             q.insert("kind".to_owned(), k.clone());
         }
-        let v = callrecords_api::analytics::summary_json(&store, &q)
+        let v = callrecords_api::analytics::summary_json(&store, &ReadScope::All, &q)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let mut out = std::io::stdout().lock();

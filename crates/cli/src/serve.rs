@@ -28,6 +28,12 @@ pub struct Args {
     fake: crate::fake::FakeArgs,
     #[command(flatten)]
     notify: crate::notify_args::NotifyArgs,
+    #[command(flatten)]
+    auth: crate::auth_args::AuthArgs,
+    #[command(flatten)]
+    tls: crate::listen::TlsArgs,
+    #[command(flatten)]
+    limits: crate::listen::Limits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -61,24 +67,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let mut app = callrecords_api::app(state);
-        if let Some(cfg) = fake_cfg {
-            let fake = crate::fake::Fake::open(store, cfg, &data, &format!("http://{addr}"))?;
+        let tls = match (&args.tls.tls_cert, &args.tls.tls_key) {
+            (Some(c), Some(k)) => Some(Arc::new(crate::listen::Tls::open(c.clone(), k.clone())?)),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let fake = match fake_cfg {
+            Some(cfg) => Some(crate::fake::Fake::open(
+                store,
+                cfg,
+                &data,
+                &format!("{scheme}://{addr}"),
+            )?),
+            None => None,
+        };
+        let auth = args
+            .auth
+            .build(args.listen, fake.as_ref().map(|f| f.auth()).transpose()?)
+            .await?;
+        let mut app = callrecords_api::app_with_auth(state, Arc::new(auth));
+        if let Some(fake) = fake {
             fake.connect_notifier(drop_changes);
             // The ticker publishes at once, then every second (a long catch-up does not delay serving).
             fake.spawn_ticker();
             app = crate::fake::app(app, fake);
             tracing::info!(
-                "callrecords --fake: token endpoint http://{addr}/{{tenant}}/oauth2/v2.0/token"
+                "callrecords --fake: token endpoint {scheme}://{addr}/{{tenant}}/oauth2/v2.0/token"
             );
         }
         tracing::info!(
-            "callrecords serving http://{addr}/v1.0/communications/callRecords (data: {})",
+            "callrecords serving {scheme}://{addr}/v1.0/communications/callRecords (data: {})",
             data.display()
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        crate::listen::serve(listener, app, tls, args.limits, shutdown_signal()).await?;
         tracing::info!("callrecords stopped");
         Ok(ExitCode::SUCCESS)
     })

@@ -39,6 +39,9 @@ pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// The application permission every call-records method needs (spec §11).
 pub const CALL_RECORDS_ROLE: &str = "CallRecords.Read.All";
+/// Roles of callrecords' own routes (`/ingest`, `/admin`), also carried by the fake's tokens so that one
+/// token drives every route of `serve --fake`.
+pub const CALLRECORDS_OWN_ROLES: [&str; 2] = ["CallRecords.Ingest", "CallRecords.Admin"];
 /// Also accepted for the PSTN / direct-routing functions (spec §11).
 pub const PSTN_CALLS_ROLE: &str = "CallRecord-PstnCalls.Read.All";
 /// `client_assertion_type` for certificate credentials.
@@ -657,7 +660,10 @@ impl Authority {
             idp: self.issuer(tenant),
             idtyp: "app".into(),
             oid: oid.clone(),
-            roles: vec![CALL_RECORDS_ROLE.to_string()],
+            roles: std::iter::once(CALL_RECORDS_ROLE)
+                .chain(CALLRECORDS_OWN_ROLES)
+                .map(str::to_string)
+                .collect(),
             sub: oid,
             tid: tenant.to_string(),
             uti: self.next_id(),

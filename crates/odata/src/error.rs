@@ -22,14 +22,21 @@ pub enum ErrorCode {
     GeneralException,
     /// `serviceNotAvailable`: the service cannot answer now (HTTP 503).
     ServiceNotAvailable,
-    /// `accessDenied`: the caller may not do this (HTTP 403; e.g. a change notification whose
-    /// `clientState` is not ours).
+    /// `InvalidAuthenticationToken`: no bearer token, or one that does not validate (HTTP 401).
+    InvalidAuthenticationToken,
+    /// `accessDenied`: a valid token without the role the route needs (HTTP 403).
     AccessDenied,
+    /// `activityLimitReached`: too many requests from one client (HTTP 429, with `Retry-After`).
+    ActivityLimitReached,
+    /// `requestHeaderFieldsTooLarge`: the request's header block is over the limit (HTTP 431).
+    RequestHeaderFieldsTooLarge,
+    /// `requestTimeout`: the request did not arrive in time (HTTP 408).
+    RequestTimeout,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidRequest,
         ErrorCode::ItemNotFound,
@@ -37,7 +44,11 @@ impl ErrorCode {
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::GeneralException,
         ErrorCode::ServiceNotAvailable,
+        ErrorCode::InvalidAuthenticationToken,
         ErrorCode::AccessDenied,
+        ErrorCode::ActivityLimitReached,
+        ErrorCode::RequestHeaderFieldsTooLarge,
+        ErrorCode::RequestTimeout,
     ];
 
     /// Graph's spelling of the code.
@@ -50,7 +61,11 @@ impl ErrorCode {
             ErrorCode::RequestEntityTooLarge => "requestEntityTooLarge",
             ErrorCode::GeneralException => "generalException",
             ErrorCode::ServiceNotAvailable => "serviceNotAvailable",
+            ErrorCode::InvalidAuthenticationToken => "InvalidAuthenticationToken",
             ErrorCode::AccessDenied => "accessDenied",
+            ErrorCode::ActivityLimitReached => "activityLimitReached",
+            ErrorCode::RequestHeaderFieldsTooLarge => "requestHeaderFieldsTooLarge",
+            ErrorCode::RequestTimeout => "requestTimeout",
         }
     }
 

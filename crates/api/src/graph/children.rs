@@ -96,7 +96,11 @@ impl Child {
     }
     /// Where the page asked for starts: after which ordinal, how many items were served before it, and
     /// the stored copy the token was issued for.
-    fn cursor(self, q: &QueryOptions) -> Result<(Option<u64>, u64, Option<i64>), ApiError> {
+    fn cursor(
+        self,
+        q: &QueryOptions,
+        audience: &str,
+    ) -> Result<(Option<u64>, u64, Option<i64>), ApiError> {
         let Some(t) = &q.skiptoken else {
             return Ok((None, 0, None));
         };
@@ -104,7 +108,7 @@ impl Child {
             Child::Sessions => TokenKind::Sessions,
             Child::Participants => TokenKind::Participants,
         };
-        match (self, SkipToken::decode(t, kind)?) {
+        match (self, SkipToken::decode(t, kind, audience)?) {
             (
                 Child::Sessions,
                 SkipToken::Sessions {
@@ -153,7 +157,7 @@ pub(super) async fn list(
     let ty = cr(child.type_name());
     let select = check_select(req.q.select.as_ref(), &ty, req.ver)?;
     let segments = child == Child::Sessions && expand_segments(req.q.expand.as_ref())?;
-    let (after, served, pin) = child.cursor(&req.q)?;
+    let (after, served, pin) = child.cursor(&req.q, &req.audience)?;
     let (page_size, applied) = req.page_size(child.max_page());
     let limit = page_limit(req.q.top, served, page_size);
     // One snapshot of one stored copy: the one the nextLink was issued for.
@@ -172,7 +176,7 @@ pub(super) async fn list(
     let count = (req.q.count == Some(true)).then_some(child.count(head));
     let next = rows.last().filter(|_| more).map(|last| {
         let token = child.token(last.0, served + limit as u64, head);
-        req.link_with("$skiptoken", &token.encode())
+        req.link_with("$skiptoken", &token.encode(&req.audience))
     });
     let items: Vec<&str> = rows.iter().map(|r| r.1).collect();
     let body = render::collection(req, &context, count, &items, &ty, select.as_deref(), next)?;
@@ -219,7 +223,7 @@ pub(super) fn expanded(
         if let Some(s) = &e.select {
             opts.push(format!("$select={}", s.join(",")));
         }
-        opts.push(format!("$skiptoken={}", token.encode()));
+        opts.push(format!("$skiptoken={}", token.encode(&req.audience)));
         format!(
             "{}/{}?{}",
             req.record_url(&head.id),

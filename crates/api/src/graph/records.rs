@@ -50,7 +50,7 @@ pub(super) async fn list(req: &GraphRequest, reads: &Reads<'_>) -> Result<Respon
             id,
             tenant,
             served: n,
-        } = SkipToken::decode(t, TokenKind::Records)?
+        } = SkipToken::decode(t, TokenKind::Records, &req.audience)?
         else {
             return Err(ApiError::bad_input("$skiptoken: malformed token"));
         };
@@ -78,7 +78,7 @@ pub(super) async fn list(req: &GraphRequest, reads: &Reads<'_>) -> Result<Respon
             tenant: cursor.tenant,
             served: served + limit as u64,
         };
-        req.link_with("$skiptoken", &token.encode())
+        req.link_with("$skiptoken", &token.encode(&req.audience))
     });
     let context = req.context(&format!(
         "communications/callRecords{}",

@@ -60,7 +60,7 @@ impl Version {
 
 /// A Graph read, as every handler sees it. Extracting it answers, in this order: 405 for anything but
 /// GET/HEAD, 404 for a path that does not percent-decode into non-empty UTF-8 segments, 400 for a bad query
-/// string or `$format`. (A principal and a tenant will join these fields.)
+/// string or `$format`.
 #[derive(Debug)]
 pub(crate) struct GraphRequest {
     pub ver: Version,
@@ -72,6 +72,9 @@ pub(crate) struct GraphRequest {
     pub segments: Vec<String>,
     pub q: QueryOptions,
     pub prefer: Prefer,
+    /// Whom the request's `$skiptoken`s are for: the caller's tenant (`*` for every tenant). A token
+    /// minted for one tenant is refused for another.
+    pub audience: String,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for GraphRequest {
@@ -109,6 +112,12 @@ impl<S: Send + Sync> FromRequestParts<S> for GraphRequest {
             segments,
             q,
             prefer,
+            audience: parts
+                .extensions
+                .get::<crate::RequestScope>()
+                .and_then(|s| s.scope.tenant())
+                .unwrap_or("*")
+                .to_owned(),
         })
     }
 }

@@ -64,9 +64,13 @@ impl TokenKind {
 }
 
 impl SkipToken {
-    /// The token as sent in a nextLink.
-    pub(crate) fn encode(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
+    /// The token as sent in a nextLink, for `audience` (the caller's tenant, `*` for every tenant).
+    pub(crate) fn encode(&self, audience: &str) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = value.as_object_mut() {
+            o.insert("a".into(), Value::String(audience.to_owned()));
+        }
+        let text = value.to_string();
         let mut out = String::with_capacity(text.len() * 2);
         for b in text.bytes() {
             let _ = write!(out, "{b:02x}");
@@ -76,7 +80,12 @@ impl SkipToken {
 
     /// Reads a token a client sent back for a collection of `kind`: 400 `BadRequest` for anything this
     /// service did not issue for that collection (including the tokens of earlier releases).
-    pub(crate) fn decode(token: &str, kind: TokenKind) -> Result<SkipToken, ApiError> {
+    /// A token minted for another `audience` (another tenant) is refused like a foreign one.
+    pub(crate) fn decode(
+        token: &str,
+        kind: TokenKind,
+        audience: &str,
+    ) -> Result<SkipToken, ApiError> {
         let not_ours = || -> ApiError {
             ODataError::bad_request(format!(
                 "$skiptoken: '{}' is not a token issued for this collection",
@@ -95,10 +104,14 @@ impl SkipToken {
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
             })
             .collect();
-        let value: Value = bytes
+        let mut value: Value = bytes
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(not_ours)?;
         if value.get("k").and_then(Value::as_str) != Some(kind.tag()) {
+            return Err(not_ours());
+        }
+        let minted_for = value.as_object_mut().and_then(|o| o.remove("a"));
+        if minted_for.as_ref().and_then(Value::as_str) != Some(audience) {
             return Err(not_ours());
         }
         serde_json::from_value(value)
@@ -143,12 +156,17 @@ mod tests {
                 TokenKind::Participants,
             ),
         ] {
-            let text = t.encode();
+            let text = t.encode("t1");
             assert!(
                 text.bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             );
-            assert_eq!(SkipToken::decode(&text, kind).unwrap(), t);
+            assert_eq!(SkipToken::decode(&text, kind, "t1").unwrap(), t);
+            // Useless to another tenant, and to a caller of every tenant.
+            for other in ["t2", "*", ""] {
+                let e = SkipToken::decode(&text, kind, other).unwrap_err();
+                assert!(e.message.contains("is not a token issued"), "{}", e.message);
+            }
         }
     }
 
@@ -159,7 +177,7 @@ mod tests {
             served: 1,
             revision: 1,
         }
-        .encode();
+        .encode("*");
         let bad = [
             ("zz", TokenKind::Records, "is not a token issued"),
             ("0", TokenKind::Records, "is not a token issued"),
@@ -180,28 +198,28 @@ mod tests {
             (&sessions, TokenKind::Records, "is not a token issued"),
             // Ours, but not well-formed.
             (
-                &hex(r#"{"k":"s","ordinal":1,"served":1}"#),
+                &hex(r#"{"k":"s","a":"*","ordinal":1,"served":1}"#),
                 TokenKind::Sessions,
                 "malformed",
             ),
             (
-                &hex(r#"{"k":"s","ordinal":-1,"served":1,"revision":1}"#),
+                &hex(r#"{"k":"s","a":"*","ordinal":-1,"served":1,"revision":1}"#),
                 TokenKind::Sessions,
                 "malformed",
             ),
             (
-                &hex(r#"{"k":"r","start_us":1,"id":"a","served":1,"x":0}"#),
+                &hex(r#"{"k":"r","a":"*","start_us":1,"id":"a","served":1,"x":0}"#),
                 TokenKind::Records,
                 "malformed",
             ),
         ];
         for (token, kind, says) in bad {
-            let e = SkipToken::decode(token, kind).unwrap_err();
+            let e = SkipToken::decode(token, kind, "*").unwrap_err();
             assert_eq!(e.status.as_u16(), 400, "{token}");
             assert_eq!(e.code.as_str(), "BadRequest", "{token}");
             assert!(e.message.contains(says), "{token}: {}", e.message);
         }
         let long = "0".repeat(MAX_TOKEN_LEN + 2);
-        assert!(SkipToken::decode(&long, TokenKind::Records).is_err());
+        assert!(SkipToken::decode(&long, TokenKind::Records, "*").is_err());
     }
 }

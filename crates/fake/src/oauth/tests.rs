@@ -85,7 +85,10 @@ fn secret_client_gets_a_graph_token() {
     assert_eq!(c.aud, GRAPH_RESOURCE);
     assert_eq!(c.iss, format!("{BASE}/{TENANT}/v2.0"));
     assert_eq!(c.tid, TENANT);
-    assert_eq!(c.roles, vec![CALL_RECORDS_ROLE.to_string()]);
+    assert_eq!(
+        c.roles,
+        [CALL_RECORDS_ROLE, "CallRecords.Ingest", "CallRecords.Admin"]
+    );
     assert_eq!(c.appid, "fake-client");
     assert_eq!(c.azp, "fake-client");
     assert_eq!(c.appidacr, "1");

@@ -86,8 +86,10 @@ fn family(method: &Method, path: &str) -> Access {
             return Access::Public;
         }
         "/analytics/v1/openapi.json" => return Access::Public,
-        // The sync branch's Graph webhook receiver: Graph cannot send our token.
-        "/notifications/graph" => return Access::Public,
+        // sync's Graph webhook receivers: Graph cannot send our token (they check `clientState` instead).
+        "/notifications/graph" | "/notifications/graph/lifecycle" => return Access::Public,
+        // How the service is doing is an operator's view (counts of every tenant's requests).
+        "/metrics" => return Access::Admin,
         _ => {}
     }
     if under("/dashboard") {
@@ -340,6 +342,8 @@ mod tests {
             ("/dashboard/app.js", Access::Public),
             ("/v1.0/$metadata", Access::Public),
             ("/notifications/graph", Access::Public),
+            ("/notifications/graph/lifecycle", Access::Public),
+            ("/metrics", Access::Admin),
             ("/analytics/v1/openapi.json", Access::Public),
             ("/v1.0/communications/callRecords", Access::Read),
             ("/v1.0/subscriptions", Access::Read),

@@ -87,10 +87,7 @@ fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
     let metrics = Arc::new(telemetry::Metrics::new());
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route_service(
-            "/metrics",
-            get(telemetry::metrics).with_state(metrics.clone()),
-        )
+        .route("/metrics", get(telemetry::metrics))
         .route("/readyz", get(readyz))
         .merge(graph::routes())
         .merge(ingest::routes(&state.config))

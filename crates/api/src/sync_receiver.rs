@@ -38,15 +38,16 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 pub const LIFECYCLE_EVENTS: [&str; 3] =
     ["reauthorizationRequired", "subscriptionRemoved", "missed"];
 
-/// The receiver's routes.
+/// The receiver's routes. The paths are written out (not the constants) so that the route-table walk of
+/// `tests/auth.rs` reads them; `route_paths_are_the_constants` keeps the two equal.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            NOTIFICATIONS_PATH,
+            "/notifications/graph",
             post(|s: State<AppState>, q: Query<Handshake>, b: Bytes| receive(s, q, b, false)),
         )
         .route(
-            LIFECYCLE_PATH,
+            "/notifications/graph/lifecycle",
             post(|s: State<AppState>, q: Query<Handshake>, b: Bytes| receive(s, q, b, true)),
         )
 }
@@ -228,6 +229,17 @@ async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_paths_are_the_constants() {
+        let source = include_str!("sync_receiver.rs");
+        for path in [NOTIFICATIONS_PATH, LIFECYCLE_PATH] {
+            assert!(
+                source.contains(&format!("\n            \"{path}\",\n")),
+                "{path} is not routed"
+            );
+        }
+    }
 
     #[test]
     fn record_ids_from_resource_data_or_resource() {

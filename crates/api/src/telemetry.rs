@@ -224,7 +224,7 @@ fn graph_route(path: &str) -> String {
 }
 
 /// `GET /metrics`.
-pub(crate) async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
+pub(crate) async fn metrics(axum::Extension(metrics): axum::Extension<Arc<Metrics>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -288,7 +288,7 @@ fn concrete(pattern: &str, a: &str) -> Vec<String> {
 
 /// What may be reached without a token: adding a public route means adding it here (and to
 /// `auth::access_of`).
-const PUBLIC: [&str; 9] = [
+const PUBLIC: [&str; 10] = [
     "/healthz",
     "/readyz",
     "/",
@@ -297,6 +297,7 @@ const PUBLIC: [&str; 9] = [
     "/beta/$metadata",
     "/analytics/v1/openapi.json",
     "/notifications/graph",
+    "/notifications/graph/lifecycle",
     "/dashboard/",
 ];
 

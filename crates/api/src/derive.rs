@@ -134,6 +134,11 @@ pub fn update_of(view: &RecordView, rows: &RecordRows) -> Result<QualityUpdate, 
         start_us: view.head.start_us,
         streams,
         sessions,
+        failed_sessions: rows
+            .sessions
+            .iter()
+            .filter(|s| s.failure_stage.is_some())
+            .count() as u64,
         contributions,
     })
 }

@@ -42,7 +42,7 @@ pub struct QualityArgs {
     #[arg(long)]
     until: Option<String>,
     /// Group by day, week, month, building, subnet, network, platform, client-version, device, user,
-    /// meeting (the HTTP API's camelCase `clientVersion` is accepted too).
+    /// meeting, feedback (the HTTP API's camelCase `clientVersion` is accepted too).
     #[arg(long = "group-by")]
     group_by: Option<String>,
     /// Only this stream kind: JSON keeps just it under `streams` (with `"kind"`), the table / CSV

@@ -24,6 +24,7 @@ fn update(id: &str, version: i64, start_us: i64, streams: usize, poor: u64) -> Q
             })
             .collect(),
         sessions: vec![format!(r#"{{"id":"{id}"}}"#)],
+        failed_sessions: 0,
         contributions: vec![
             QualityContribution {
                 key: OVERALL.into(),

@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0005_sync_state.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0006_quality_aggregates.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

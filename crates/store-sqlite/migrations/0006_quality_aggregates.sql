@@ -1,0 +1,36 @@
+-- Schema 6: pre-aggregated call-quality counters. Summaries read about one row per (group, UTC day of the
+-- records' start) instead of one counter row per record and group key:
+--   quality_daily    the SUM of the contributions of the records that start on one UTC day, per group key
+--                    and group value (kept by the deriver's transaction: a replaced record's old
+--                    contribution is taken away, its new one added);
+--   quality_records  gains each record's own contributions (one blob: the edges of windows that do not
+--                    start or end at midnight, and what to take away when a newer version replaces it),
+--                    its stream / poor-stream / failed-session counts (the call list) and a start index.
+-- Derived data can always be recomputed from the records, so this migration throws the old derived rows
+-- away, bumps the epoch and rewinds the deriver's cursor: the next catch-up derives everything again.
+
+DROP TABLE quality_contributions;
+DELETE FROM quality_streams;
+DELETE FROM quality_sessions;
+DELETE FROM quality_records;
+ALTER TABLE quality_records ADD COLUMN stream_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE quality_records ADD COLUMN poor_streams INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE quality_records ADD COLUMN failed_sessions INTEGER NOT NULL DEFAULT 0;
+-- The record's contributions: see encode_contributions in src/quality.rs.
+ALTER TABLE quality_records ADD COLUMN contributions BLOB NOT NULL DEFAULT x'';
+CREATE INDEX quality_records_by_start ON quality_records (start_us, record_id, tenant);
+
+-- day: days since 1970-01-01 (UTC) of the records' startDateTime; -9223372036854775808 for records
+-- without one (they count only in unbounded windows). counts: little-endian u64s, in the order the
+-- deriver gives them (the quality crate's Counts::FIELDS).
+CREATE TABLE quality_daily (
+    group_key   TEXT    NOT NULL,
+    day         INTEGER NOT NULL,
+    tenant      TEXT    NOT NULL,
+    group_value TEXT,
+    counts      BLOB    NOT NULL
+);
+CREATE INDEX quality_daily_by_key ON quality_daily (group_key, day, tenant, group_value);
+
+UPDATE quality_meta SET epoch = epoch + 1 WHERE id = 1;
+UPDATE consumer_cursors SET cursor = 0 WHERE consumer = 'quality';

@@ -162,15 +162,41 @@ pub(crate) fn meta(c: &Connection) -> Result<QualityMeta, StoreError> {
 }
 
 fn delete_rows(tx: &Connection, tenant: &str, id: &str) -> Result<(), StoreError> {
-    for table in ["quality_streams", "quality_sessions"] {
-        tx.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE tenant = ?1 AND record_id = ?2"
-        ))
+    tx.prepare_cached("DELETE FROM quality_streams WHERE tenant = ?1 AND record_id = ?2")
         .db()?
         .execute(params![tenant, id])
         .db()?;
-    }
     Ok(())
+}
+
+/// A record's stream and session rows as one blob: the stream count, the session count, then each row's
+/// JSON (length-prefixed), all deflated together (the rows of one record repeat its call's slicers).
+fn encode_rows(
+    u: &QualityUpdate,
+    deflate: &mut flate2::Compress,
+) -> Result<Vec<u8>, StoreError> {
+    let len: usize = u.streams.iter().map(|s| s.json.len() + 3).sum::<usize>()
+        + u.sessions.iter().map(|s| s.len() + 3).sum::<usize>();
+    let mut plain = Vec::with_capacity(len + 8);
+    put_varint(&mut plain, u.streams.len() as u64);
+    put_varint(&mut plain, u.sessions.len() as u64);
+    for s in &u.streams {
+        put_str(&mut plain, &s.json);
+    }
+    for s in &u.sessions {
+        put_str(&mut plain, s);
+    }
+    crate::encoding::deflate_bytes(&plain, deflate)
+}
+
+/// The stream rows' JSON of a blob made by [`encode_rows`].
+fn decode_stream_rows(blob: Vec<u8>) -> Result<Vec<String>, StoreError> {
+    let bad = || StoreError::Backend("unreadable quality rows".into());
+    let plain = crate::encoding::inflate_bytes(&blob)?;
+    let mut r = Reader(&plain);
+    let n = r.varint().ok_or_else(bad)?;
+    let _sessions = r.varint().ok_or_else(bad)?;
+    (0..n).map(|_| r.str().ok_or_else(bad)).collect()
 }
 
 /// Changes to `quality_daily` of one transaction: (group key, day, tenant, group value) → signed counters.
@@ -262,6 +288,7 @@ pub(crate) fn replace(
         return Ok(false);
     }
     let mut deltas = Deltas::new();
+    let mut deflate = crate::encoding::new_deflate();
     for u in updates {
         let stored: Option<(i64, Option<i64>, Vec<u8>)> = tx
             .prepare_cached(
@@ -284,13 +311,15 @@ pub(crate) fn replace(
             delete_rows(&tx, &u.tenant, &u.record_id)?;
         }
         let poor = u.streams.iter().filter(|s| s.class == "poor").count();
+        let rows = encode_rows(&u, &mut deflate)?;
         tx.prepare_cached(
             "INSERT INTO quality_records (tenant, record_id, version, start_us, stream_count, \
-             poor_streams, failed_sessions, contributions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             poor_streams, failed_sessions, contributions, rows) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (tenant, record_id) DO UPDATE SET version = excluded.version, \
              start_us = excluded.start_us, stream_count = excluded.stream_count, \
              poor_streams = excluded.poor_streams, failed_sessions = excluded.failed_sessions, \
-             contributions = excluded.contributions",
+             contributions = excluded.contributions, rows = excluded.rows",
         )
         .db()?
         .execute(params![
@@ -301,16 +330,17 @@ pub(crate) fn replace(
             limit_i64(u.streams.len()),
             limit_i64(poor),
             i64::try_from(u.failed_sessions).unwrap_or(i64::MAX),
-            encode_contributions(&u.contributions)
+            encode_contributions(&u.contributions),
+            rows
         ])
         .db()?;
         let mut ins = tx
             .prepare_cached(
                 "INSERT INTO quality_streams (tenant, record_id, start_us, kind, class, subnet, \
-                 has_building, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 has_building, row) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .db()?;
-        for s in &u.streams {
+        for (i, s) in u.streams.iter().enumerate() {
             ins.execute(params![
                 u.tenant,
                 u.record_id,
@@ -319,19 +349,9 @@ pub(crate) fn replace(
                 s.class,
                 s.subnet,
                 s.has_building,
-                s.json
+                limit_i64(i)
             ])
             .db()?;
-        }
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO quality_sessions (tenant, record_id, start_us, json) \
-                 VALUES (?1, ?2, ?3, ?4)",
-            )
-            .db()?;
-        for s in &u.sessions {
-            ins.execute(params![u.tenant, u.record_id, u.start_us, s])
-                .db()?;
         }
         let day = day_of(u.start_us);
         for k in u.contributions {
@@ -359,8 +379,7 @@ pub(crate) fn reset(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
     tx.execute_batch(
-        "DELETE FROM quality_records; DELETE FROM quality_streams; \
-         DELETE FROM quality_sessions; DELETE FROM quality_daily; \
+        "DELETE FROM quality_records; DELETE FROM quality_streams; DELETE FROM quality_daily; \
          UPDATE quality_meta SET epoch = epoch + 1 WHERE id = 1;",
     )
     .db()?;
@@ -483,7 +502,7 @@ pub(crate) fn streams(
 ) -> Result<Vec<StoredStream>, StoreError> {
     let mut p = Vec::new();
     let mut sql = format!(
-        "SELECT seq, tenant, json FROM quality_streams WHERE 1 = 1{}",
+        "SELECT seq, tenant, record_id, row FROM quality_streams WHERE 1 = 1{}",
         filters(scope, f.window, &mut p)
     );
     for (col, v) in [
@@ -502,17 +521,43 @@ pub(crate) fn streams(
     }
     p.push(SqlValue::Integer(limit_i64(f.limit)));
     sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", p.len()));
-    let mut st = c.prepare_cached(&sql).db()?;
-    st.query_map(params_from_iter(p), |r| {
-        Ok(StoredStream {
-            seq: r.get(0)?,
-            tenant: r.get(1)?,
-            json: r.get(2)?,
+    let tx = c.unchecked_transaction().db()?;
+    let found: Vec<(i64, String, String, i64)> = tx
+        .prepare_cached(&sql)
+        .db()?
+        .query_map(params_from_iter(p), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
-    })
-    .db()?
-    .collect::<rusqlite::Result<_>>()
-    .db()
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
+    // Each record's rows are inflated once for the page.
+    let mut blobs: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(found.len());
+    for (seq, tenant, record_id, row) in found {
+        let key = (tenant, record_id);
+        if !blobs.contains_key(&key) {
+            let blob: Vec<u8> = tx
+                .prepare_cached(
+                    "SELECT rows FROM quality_records WHERE tenant = ?1 AND record_id = ?2",
+                )
+                .db()?
+                .query_row(params![key.0, key.1], |r| r.get(0))
+                .db()?;
+            blobs.insert(key.clone(), decode_stream_rows(blob)?);
+        }
+        let json = usize::try_from(row)
+            .ok()
+            .and_then(|i| blobs[&key].get(i).cloned())
+            .ok_or_else(|| StoreError::Backend("stream row missing from its record".into()))?;
+        out.push(StoredStream {
+            seq,
+            tenant: key.0,
+            json,
+        });
+    }
+    drop(tx);
+    Ok(out)
 }
 
 pub(crate) fn missing_subnets(

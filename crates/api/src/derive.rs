@@ -82,8 +82,16 @@ fn record_text(view: &RecordView) -> Option<String> {
         return None;
     }
     let len = head.len()
-        + view.sessions.iter().map(|s| s.json.len() + 1).sum::<usize>()
-        + view.participants.iter().map(|p| p.json.len() + 1).sum::<usize>()
+        + view
+            .sessions
+            .iter()
+            .map(|s| s.json.len() + 1)
+            .sum::<usize>()
+        + view
+            .participants
+            .iter()
+            .map(|p| p.json.len() + 1)
+            .sum::<usize>()
         + 48;
     let mut t = String::with_capacity(len);
     t.push_str(body);

@@ -73,7 +73,8 @@ pub(crate) fn calls(
         "FROM quality_records q JOIN records r ON r.tenant = q.tenant AND r.id = q.record_id";
     // Counting needs the served record only for the filters on its columns: every derived record is a
     // served one (the deriver writes rows only for records it read back, and served records stay).
-    let count_from = if f.call_type.is_some() || f.search.as_deref().is_some_and(|t| !t.is_empty()) {
+    let count_from = if f.call_type.is_some() || f.search.as_deref().is_some_and(|t| !t.is_empty())
+    {
         from
     } else {
         "FROM quality_records q"
@@ -95,17 +96,22 @@ pub(crate) fn calls(
     let lim = p.len();
     p.push(SqlValue::Integer(limit_i64(f.skip)));
     let off = p.len();
-    // The page's keys first (the counts only where the filter or order needs them), then its columns.
+    // The page's keys and counts first, then the served record's columns.
     // Nulls last both ways; descending needs no `IS NULL` term (SQLite sorts nulls first), so the newest
     // calls come straight from the `quality_records_by_start` index.
     let order = |t: &str| {
-        let nulls = if f.descending { String::new() } else { format!("{t}k IS NULL, ") };
+        let nulls = if f.descending {
+            String::new()
+        } else {
+            format!("{t}k IS NULL, ")
+        };
         format!("{nulls}{t}k {dir}, {t}record_id {dir}, {t}tenant {dir}")
     };
     let (inner, outer) = (order(""), order("q."));
     let sql = format!(
         "WITH page AS (SELECT q.tenant AS tenant, q.record_id AS record_id, q.start_us AS start_us, \
-         r.rk AS rk, {key} AS k {from} WHERE 1 = 1{wh} ORDER BY {inner} LIMIT ?{lim} OFFSET ?{off}) \
+         r.rk AS rk, {key} AS k, {STREAMS} AS stream_count, {POOR} AS poor_streams, \
+         {FAILED} AS failed_sessions {from} WHERE 1 = 1{wh} ORDER BY {inner} LIMIT ?{lim} OFFSET ?{off}) \
          SELECT q.tenant, q.record_id, r.version, q.start_us, r.end_us, r.call_type, r.modalities, \
          r.organizer_id, r.session_count, r.participant_count, {STREAMS}, {POOR}, {FAILED} \
          FROM page q JOIN records r ON r.rk = q.rk ORDER BY {outer}"

@@ -171,10 +171,7 @@ fn delete_rows(tx: &Connection, tenant: &str, id: &str) -> Result<(), StoreError
 
 /// A record's stream and session rows as one blob: the stream count, the session count, then each row's
 /// JSON (length-prefixed), all deflated together (the rows of one record repeat its call's slicers).
-fn encode_rows(
-    u: &QualityUpdate,
-    deflate: &mut flate2::Compress,
-) -> Result<Vec<u8>, StoreError> {
+fn encode_rows(u: &QualityUpdate, deflate: &mut flate2::Compress) -> Result<Vec<u8>, StoreError> {
     let len: usize = u.streams.iter().map(|s| s.json.len() + 3).sum::<usize>()
         + u.sessions.iter().map(|s| s.len() + 3).sum::<usize>();
     let mut plain = Vec::with_capacity(len + 8);
@@ -239,7 +236,8 @@ fn apply_deltas(tx: &Connection, deltas: Deltas) -> Result<(), StoreError> {
         let len = old.len().max(delta.len());
         let mut sum = Vec::with_capacity(len);
         for i in 0..len {
-            let n = i128::from(old.get(i).copied().unwrap_or(0)) + delta.get(i).copied().unwrap_or(0);
+            let n =
+                i128::from(old.get(i).copied().unwrap_or(0)) + delta.get(i).copied().unwrap_or(0);
             sum.push(u64::try_from(n).map_err(|_| {
                 StoreError::Backend(format!(
                     "quality counters of {key}/{value:?} on day {day} would become {n}"
@@ -424,9 +422,9 @@ fn split_window(w: QualityWindow) -> (Option<(i64, i64)>, Vec<(Option<i64>, Opti
         return (Some((NO_START, i64::MAX)), Vec::new());
     }
     // First day that starts at or after `from`; first day that does not end by `until`.
-    let lo = w
-        .from_us
-        .map_or(NO_START + 1, |f| f.div_euclid(DAY_US) + i64::from(f.rem_euclid(DAY_US) != 0));
+    let lo = w.from_us.map_or(NO_START + 1, |f| {
+        f.div_euclid(DAY_US) + i64::from(f.rem_euclid(DAY_US) != 0)
+    });
     let hi = w.until_us.map_or(i64::MAX, |u| u.div_euclid(DAY_US));
     if lo >= hi {
         return (None, vec![(w.from_us, w.until_us)]);

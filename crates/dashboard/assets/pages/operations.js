@@ -30,17 +30,20 @@ export async function render(view, r, alive) {
     syncStatus(),
   ]);
   if (!alive()) return;
+  // One list, so the terms line up.
+  const kv = el('dl', { class: 'kv' });
+  storeCard.append(kv);
   if (records.status === 'fulfilled') {
-    storeCard.append(el('dl', { class: 'kv' }, el('dt', {}, 'Call records served'), el('dd', { id: 'record-count' }, num(records.value['@odata.count']))));
+    kv.append(el('dt', {}, 'Call records served'), el('dd', { id: 'record-count' }, num(records.value['@odata.count'])));
   } else storeCard.append(failure('The record count could not be read', records.reason));
   if (storage.status === 'fulfilled') {
     const s = storage.value;
-    storeCard.append(el('dl', { class: 'kv' },
+    kv.append(
       el('dt', {}, 'Versions stored'), el('dd', { id: 'version-count' }, num(s.versions)),
       el('dt', {}, 'Received JSON as stored'), el('dd', { id: 'raw-bytes', 'data-bytes': String(s.rawBytes) }, bytes(s.rawBytes)),
       el('dt', {}, 'Store size'), s.databaseBytes === null
         ? el('dd', { id: 'store-bytes', 'data-bytes': '' }, 'not shown to one tenant')
-        : el('dd', { id: 'store-bytes', 'data-bytes': String(s.databaseBytes) }, bytes(s.databaseBytes))));
+        : el('dd', { id: 'store-bytes', 'data-bytes': String(s.databaseBytes) }, bytes(s.databaseBytes)));
   } else storeCard.append(failure('The store size could not be read', storage.reason));
   if (subs.status === 'fulfilled') {
     const list = subs.value.value || [];

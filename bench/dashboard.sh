@@ -7,6 +7,7 @@
 #
 # Needs chromium and tests/browser/node_modules (bash tests/browser/run.sh installs both). Data in
 # bench/data/dashboard-N (kept between runs: the import is the slow part), output in bench/out/.
+# Knobs: DB_NO_BUILD=1 (use the binary as built), DB_DATA=DIR (an existing store instead), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=100000; REPS=7
@@ -14,11 +15,11 @@ N=100000; REPS=7
 [ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --silent)
 # The same package set as bench/run.sh, so that after it (as in .ci/run) this is not a second release build
 # with other feature unification.
-cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
-bin=target/release/callrecords
-data="bench/data/dashboard-$N"
+[ "${DB_NO_BUILD:-0}" = 1 ] || cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
+bin="${CARGO_TARGET_DIR:-target}/release/callrecords"
+data="${DB_DATA:-bench/data/dashboard-$N}"
 mkdir -p bench/out bench/data
-if [ ! -f "$data/.complete" ]; then
+if [ -z "${DB_DATA:-}" ] && [ ! -f "$data/.complete" ]; then
   rm -rf "$data"
   "$bin" gen --small --count "$N" --seed 12 | "$bin" import --data "$data" - >/dev/null
   touch "$data/.complete"

@@ -417,7 +417,7 @@ fn filters(scope: &ReadScope, w: QualityWindow, params: &mut Vec<SqlValue>) -> S
 /// The days of a window summed from `quality_daily` (`[lo, hi)`, `None` for no such day) and the parts
 /// of the window outside them (`[from, until)` ranges of record starts, summed from the records' own
 /// contributions). An unbounded window is every day, records without a start included.
-fn split_window(w: QualityWindow) -> (Option<(i64, i64)>, Vec<(Option<i64>, Option<i64>)>) {
+fn split_window(w: QualityWindow) -> (Option<(i64, i64)>, Vec<QualityWindow>) {
     if w.from_us.is_none() && w.until_us.is_none() {
         return (Some((NO_START, i64::MAX)), Vec::new());
     }
@@ -427,18 +427,24 @@ fn split_window(w: QualityWindow) -> (Option<(i64, i64)>, Vec<(Option<i64>, Opti
     });
     let hi = w.until_us.map_or(i64::MAX, |u| u.div_euclid(DAY_US));
     if lo >= hi {
-        return (None, vec![(w.from_us, w.until_us)]);
+        return (None, vec![w]);
     }
     let mut edges = Vec::new();
     if let Some(f) = w.from_us
         && f < lo.saturating_mul(DAY_US)
     {
-        edges.push((Some(f), Some(lo.saturating_mul(DAY_US))));
+        edges.push(QualityWindow {
+            from_us: Some(f),
+            until_us: Some(lo.saturating_mul(DAY_US)),
+        });
     }
     if let Some(u) = w.until_us
         && u > hi.saturating_mul(DAY_US)
     {
-        edges.push((Some(hi.saturating_mul(DAY_US)), Some(u)));
+        edges.push(QualityWindow {
+            from_us: Some(hi.saturating_mul(DAY_US)),
+            until_us: Some(u),
+        });
     }
     (Some((lo, hi)), edges)
 }
@@ -473,11 +479,11 @@ pub(crate) fn totals(
             add_into(out.entry(v).or_default(), &decode_counts(&b));
         }
     }
-    for (from_us, until_us) in edges {
+    for edge in edges {
         let mut p = Vec::new();
         let sql = format!(
             "SELECT contributions FROM quality_records WHERE 1 = 1{}",
-            filters(scope, QualityWindow { from_us, until_us }, &mut p)
+            filters(scope, edge, &mut p)
         );
         let mut st = tx.prepare_cached(&sql).db()?;
         let mut rows = st.query(params_from_iter(p)).db()?;

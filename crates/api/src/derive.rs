@@ -125,9 +125,9 @@ fn record_text(view: &RecordView) -> Option<String> {
     Some(t)
 }
 
-/// The rows of a record's served version read whole, buildings applied: parsed from the spliced text
-/// ([`record_text`]) straight into the typed model, else (a head naming `sessions` itself, say) through
-/// [`record_value`].
+/// The rows of a record's served version read whole, buildings applied: the head with its sessions and
+/// participants appended as text, parsed straight into the typed model; else (a head that does not parse
+/// so, say one naming `sessions` itself) through [`record_value`].
 pub fn rows_of_view(
     view: &RecordView,
     buildings: Option<&BuildingMap>,

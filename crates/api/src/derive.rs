@@ -235,14 +235,16 @@ pub fn buildings_of(text: Option<&str>) -> Option<BuildingMap> {
     text.and_then(|t| BuildingMap::parse(t).ok())
 }
 
-/// What the store keeps for the served changes of one batch (each record once).
+/// What the store keeps for the served changes of one batch (each record once). Records are read one
+/// after the other; each one's rows are computed on the blocking pool while the next is read, so the
+/// reading, the deriving (on every core) and the previous batch's write overlap. Updates keep feed order.
 async fn derive_batch(
     store: &dyn Store,
-    buildings: Option<&BuildingMap>,
+    buildings: &Arc<Option<BuildingMap>>,
     changes: &[Change],
 ) -> Result<Vec<QualityUpdate>, StoreError> {
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    let mut updates = Vec::new();
+    let mut pending = Vec::new();
     for c in changes.iter().filter(|c| c.kind.served()) {
         if !seen.insert((c.tenant.as_str(), c.record_id.as_str())) {
             continue;
@@ -251,8 +253,17 @@ async fn derive_batch(
         let Some(view) = read_view(store, &scope, &c.record_id).await? else {
             continue;
         };
-        let rows = rows_of_view(&view, buildings)?;
-        updates.push(update_of(&view, &rows)?);
+        let b = Arc::clone(buildings);
+        pending.push(tokio::task::spawn_blocking(move || {
+            update_of(&view, &rows_of_view(&view, b.as_ref().as_ref())?)
+        }));
+    }
+    let mut updates = Vec::with_capacity(pending.len());
+    for p in pending {
+        updates.push(
+            p.await
+                .map_err(|e| StoreError::Backend(format!("quality derivation failed: {e}")))??,
+        );
     }
     Ok(updates)
 }
@@ -267,10 +278,10 @@ pub async fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     let mut read = 0u64;
     'epoch: loop {
         let meta = q.quality_meta().await?;
-        let buildings = buildings_of(meta.buildings.as_deref());
+        let buildings = Arc::new(buildings_of(meta.buildings.as_deref()));
         let cursor = store.consumer_cursor(QUALITY_CONSUMER).await?;
         let mut changes = store.changes_after(cursor, BATCH).await?;
-        let mut updates = derive_batch(store, buildings.as_ref(), &changes).await?;
+        let mut updates = derive_batch(store, &buildings, &changes).await?;
         loop {
             let Some(last) = changes.last().map(|c| c.cursor) else {
                 return Ok(read);
@@ -279,7 +290,7 @@ pub async fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
             let write = q.replace_quality(meta.epoch, QUALITY_CONSUMER, last, updates);
             let next = async {
                 let ch = store.changes_after(last, BATCH).await?;
-                let up = derive_batch(store, buildings.as_ref(), &ch).await?;
+                let up = derive_batch(store, &buildings, &ch).await?;
                 Ok::<_, StoreError>((ch, up))
             };
             let (written, next) = tokio::join!(write, next);

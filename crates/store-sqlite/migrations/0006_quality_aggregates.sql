@@ -3,7 +3,7 @@
 --   quality_daily    the SUM of the contributions of the records that start on one UTC day, per group key
 --                    and group value (kept by the deriver's transaction: a replaced record's old
 --                    contribution is taken away, its new one added);
---   quality_records  gains each record's own contributions (one blob: the edges of windows that do not
+--   quality_records  is rebuilt with each record's own contributions (one blob: the edges of windows that do not
 --                    start or end at midnight, and what to take away when a newer version replaces it),
 --                    its stream / poor-stream / failed-session counts (the call list), a start index, and
 --                    its stream and session rows' JSON as ONE deflated blob (the rows of a record repeat
@@ -17,14 +17,23 @@
 DROP TABLE quality_contributions;
 DROP TABLE quality_streams;
 DROP TABLE quality_sessions;
-DELETE FROM quality_records;
-ALTER TABLE quality_records ADD COLUMN stream_count INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE quality_records ADD COLUMN poor_streams INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE quality_records ADD COLUMN failed_sessions INTEGER NOT NULL DEFAULT 0;
--- The record's contributions: see encode_contributions in src/quality.rs.
-ALTER TABLE quality_records ADD COLUMN contributions BLOB NOT NULL DEFAULT x'';
--- The rows: see encode_rows in src/quality.rs.
-ALTER TABLE quality_records ADD COLUMN rows BLOB NOT NULL DEFAULT x'';
+-- Rebuilt as a rowid table: its rows now carry blobs (a few KB), which a WITHOUT ROWID table keyed by
+-- random record ids would keep splitting and moving; rows are appended, the key is a small index.
+DROP TABLE quality_records;
+CREATE TABLE quality_records (
+    tenant          TEXT    NOT NULL,
+    record_id       TEXT    NOT NULL,
+    version         INTEGER NOT NULL,
+    start_us        INTEGER,
+    stream_count    INTEGER NOT NULL DEFAULT 0,
+    poor_streams    INTEGER NOT NULL DEFAULT 0,
+    failed_sessions INTEGER NOT NULL DEFAULT 0,
+    -- The record's contributions: see encode_contributions in src/quality.rs.
+    contributions   BLOB    NOT NULL DEFAULT x'',
+    -- The rows: see encode_rows in src/quality.rs.
+    rows            BLOB    NOT NULL DEFAULT x''
+);
+CREATE UNIQUE INDEX quality_records_by_key ON quality_records (tenant, record_id);
 CREATE INDEX quality_records_by_start ON quality_records (start_us, record_id, tenant);
 
 CREATE TABLE quality_streams (

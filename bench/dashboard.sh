@@ -7,6 +7,7 @@
 #
 # Needs chromium and tests/browser/node_modules (bash tests/browser/run.sh installs both). Data in
 # bench/data/dashboard-N (kept between runs: the import is the slow part), output in bench/out/.
+# Knobs: DB_NO_BUILD=1 (use the binary as built), DB_DATA=DIR (an existing store instead), CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=100000; REPS=7; SMOKE=0
@@ -16,14 +17,16 @@ if [ "$SMOKE" = 1 ]; then
   # A smoke run judges no goal: the debug binary the test suites already built (no release build in CI).
   bin="$(bash tests/build-bins.sh)/callrecords"
 else
-  # The same target directory and package set as bench/run.sh: the two share one release build.
+  # The same target directory and package set as bench/run.sh: the two share one release build
+  # (DB_NO_BUILD=1: use the binary already there).
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-bench}
-  cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
+  [ "${DB_NO_BUILD:-0}" = 1 ] || cargo build --release --locked -q -p callrecords-cli -p static-server -p json-baseline
   bin=$CARGO_TARGET_DIR/release/callrecords
 fi
-data="bench/data/dashboard-$N"
+# DB_DATA: an existing store to measure (not imported here).
+data="${DB_DATA:-bench/data/dashboard-$N}"
 mkdir -p bench/out bench/data
-if [ ! -f "$data/.complete" ]; then
+if [ -z "${DB_DATA:-}" ] && [ ! -f "$data/.complete" ]; then
   rm -rf "$data"
   "$bin" gen --small --count "$N" --seed 12 | "$bin" import --data "$data" - >/dev/null
   touch "$data/.complete"

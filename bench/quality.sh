@@ -7,7 +7,8 @@
 #
 #   bash bench/quality.sh            full: (a) on 20,000 records, (b)/(c) on 100,000 (gen --small)
 #   bash bench/quality.sh --smoke    tiny corpus, every step, judges no goal
-#   knobs: QB_IMPORT_N, QB_STORE_N, QB_REPS, QB_NO_BUILD=1 (use the binary as built), CARGO_TARGET_DIR
+#   knobs: QB_IMPORT_N, QB_STORE_N, QB_REPS, QB_EXPORT_REPS (default QB_REPS), QB_NO_BUILD=1 (use the
+#   binary as built), CARGO_TARGET_DIR
 #   (default target-bench/)
 #
 # "Stream table off" is `callrecords import` alone: import writes the records and the change feed and
@@ -26,6 +27,7 @@ else
   IMPORT_N=${QB_IMPORT_N:-20000}; STORE_N=${QB_STORE_N:-100000}; REPS=${QB_REPS:-3}
 fi
 SEED=7
+EXPORT_REPS=${QB_EXPORT_REPS:-$REPS}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-bench}
 CR=$CARGO_TARGET_DIR/release/callrecords
 DATA=${BENCH_DATA:-$ROOT/bench/data}/quality
@@ -80,7 +82,7 @@ record derive_all_s "$(echo "$(now) - $s" | bc)" "derivation of $STORE_N records
 # (c) export throughput, per format (also produces the Parquet files for DuckDB)
 for fmt in csv ndjson parquet; do
   T=()
-  for i in $(seq "$REPS"); do
+  for i in $(seq "$EXPORT_REPS"); do
     s=$(now)
     "$CR" export --data "$STORE" --what streams --format "$fmt" -o "$OUT/streams.$fmt" 2>"$OUT/export.err"
     T+=("$(echo "$(now) - $s" | bc)")

@@ -148,9 +148,19 @@ for (const hash of ['#/overview', '#/overview?range=7', '#/overview?range=all', 
     assert.deepEqual(await tile(id), [String(rate), pct(rate)], `${id} of ${hash}`);
   }
   assert.ok((await page.locator('.chart canvas').count()) >= 2, 'the trend charts are drawn');
+  // The feedback ratings table: one row per group of groupBy=feedback, sessions as the API says.
+  const fb = await get(`/analytics/v1/summary?${new URLSearchParams([...qs, ['groupBy', 'feedback']])}`);
+  await page.waitForSelector('.page[data-complete="true"]');
+  if (fb.groups.length) {
+    assert.equal(await page.locator('#feedback-table tbody tr').count(), fb.groups.length, `feedback rows of ${hash}`);
+    for (const g of fb.groups) {
+      const cells = await page.locator(`#feedback-table tbody tr[data-key="${g.key ?? ''}"] td`).allTextContents();
+      assert.equal(cells[1], fmtNum(g.sessions.total), `feedback ${g.key} sessions of ${hash}`);
+    }
+  }
   if (hash.includes('custom')) assert.deepEqual([from, until], ['2026-01-06', '2026-01-08']);
   if (hash.includes('all')) assert.deepEqual([from, until], ['', '']);
-  ok(`overview ${hash}: audio poor ${pct(s.streams.audio.poorRate)}, setup and drop rates equal the summary's`);
+  ok(`overview ${hash}: audio poor ${pct(s.streams.audio.poorRate)}, setup and drop rates equal the summary's; ${fb.groups.length} feedback ratings as groupBy=feedback`);
 }
 
 // Calls: the count is the API's; each filter narrows it to the API's count for the same filter.
@@ -248,13 +258,19 @@ ok('buildings: the uploaded file and the missing subnets as the API says');
 await open(page, '#/operations', '#record-count');
 const records = (await get('/v1.0/communications/callRecords?$count=true&$top=1'))['@odata.count'];
 assert.equal(await page.textContent('#record-count'), fmtNum(records));
+// The store size in bytes is /admin/storage's (plain serve: every tenant, so the database's size).
+const storage = await get('/admin/storage');
+assert.ok(storage.databaseBytes > 0 && storage.rawBytes > 0, JSON.stringify(storage));
+assert.equal(Number(await page.getAttribute('#store-bytes', 'data-bytes')), storage.databaseBytes);
+assert.ok((await page.textContent('#store-bytes')).includes(fmtNum(storage.databaseBytes)));
+assert.equal(await page.textContent('#version-count'), fmtNum(storage.versions));
 const subs = (await get('/v1.0/subscriptions')).value;
 assert.equal(subs.length, 1);
 const deliveries = await get(`/admin/subscriptions/${subs[0].id}/deliveries`);
 assert.ok(deliveries.value.length > 0, 'the suite\'s ingest queued notifications');
 assert.equal(await page.locator('#subs-table tbody tr').count(), 1);
 assert.ok((await page.textContent('#subs-table tbody tr')).includes(subs[0].id));
-ok('operations: the record count is Graph\'s @odata.count; the subscription and its deliveries are listed');
+ok('operations: the record count is Graph\'s @odata.count, the store size /admin/storage\'s bytes; the subscription and its deliveries are listed');
 assert.deepEqual(problems, [], 'no console error and no failed request');
 
 await browser.close();

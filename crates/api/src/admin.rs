@@ -22,6 +22,35 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/callRecords/{id}/versions", get(versions))
         .route("/admin/callRecords/{id}/versions/{version}", get(version))
+        .route("/admin/storage", get(storage))
+}
+
+/// What the store holds for the caller's tenants: served records, stored versions and their bytes; the
+/// database's size in bytes only when the caller sees every tenant (plain `serve`), so a tenant's token
+/// (`--fake`) learns nothing about other tenants' volume. 404 when the backend cannot say.
+async fn storage(
+    State(state): State<AppState>,
+    scope: Option<Extension<RequestScope>>,
+) -> Result<Response, ApiError> {
+    let scope = scope_of(scope);
+    let size = state
+        .store
+        .storage_size(&scope)
+        .await?
+        .ok_or_else(|| ApiError::not_found("This store does not report its size."))?;
+    let body = json!({
+        "scope": match &scope { ReadScope::All => "all", ReadScope::Tenant(_) => "tenant" },
+        "tenant": scope.tenant(),
+        "records": size.records,
+        "versions": size.versions,
+        "rawBytes": size.raw_bytes,
+        "databaseBytes": size.database_bytes,
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 async fn versions(

@@ -7,7 +7,7 @@
 //! Run by `serve` in the background ([`spawn`]) and before every analytics answer ([`catch_up`]), so
 //! answers always include every record stored before the request.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,11 +18,11 @@ use callrecords_quality::{
 use callrecords_store::quality::{
     OVERALL, QUALITY_CONSUMER, QualityContribution, QualityStore, QualityStream, QualityUpdate,
 };
-use callrecords_store::{ReadScope, RecordRead, RecordView, Store, StoreError, Window};
+use callrecords_store::{Change, ReadScope, RecordRead, RecordView, Store, StoreError, Window};
 use serde_json::Value;
 
 /// Changes read per transaction.
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 
 /// One deriver at a time in this process (others on the same data are fenced by the epoch and the
 /// version rule).
@@ -70,6 +70,93 @@ pub async fn read_whole(
     };
     let v = record_value(&view)?;
     Ok(Some((view, v)))
+}
+
+/// The whole record as JSON text: the head's text with `sessions` (segments spliced in) and
+/// `participants_v2` appended as text (no `Value` in between); `None` when the head is not an object
+/// text or already names one of them.
+fn record_text(view: &RecordView) -> Option<String> {
+    let head = view.head.json.trim_end();
+    let body = head.strip_suffix('}')?.trim_end();
+    if !body.starts_with('{') {
+        return None;
+    }
+    let len = head.len()
+        + view
+            .sessions
+            .iter()
+            .map(|s| s.json.len() + 1)
+            .sum::<usize>()
+        + view
+            .participants
+            .iter()
+            .map(|p| p.json.len() + 1)
+            .sum::<usize>()
+        + 48;
+    let mut t = String::with_capacity(len);
+    t.push_str(body);
+    if body.len() > 1 {
+        t.push(',');
+    }
+    let list = |t: &mut String, name: &str, rows: &mut dyn Iterator<Item = &str>| {
+        t.push('"');
+        t.push_str(name);
+        t.push_str("\":[");
+        for (i, r) in rows.enumerate() {
+            if i > 0 {
+                t.push(',');
+            }
+            t.push_str(r);
+        }
+        t.push(']');
+    };
+    list(
+        &mut t,
+        "sessions",
+        &mut view.sessions.iter().map(|s| s.json.as_str()),
+    );
+    t.push(',');
+    list(
+        &mut t,
+        "participants_v2",
+        &mut view.participants.iter().map(|p| p.json.as_str()),
+    );
+    t.push('}');
+    Some(t)
+}
+
+/// The rows of a record's served version read whole, buildings applied: the head with its sessions and
+/// participants appended as text, parsed straight into the typed model; else (a head that does not parse
+/// so, say one naming `sessions` itself) through [`record_value`].
+pub fn rows_of_view(
+    view: &RecordView,
+    buildings: Option<&BuildingMap>,
+) -> Result<RecordRows, StoreError> {
+    if let Some(record) =
+        record_text(view).and_then(|t| serde_json::from_str::<CallRecord>(&t).ok())
+    {
+        let mut rows = callrecords_quality::record_rows(&record, view.head.version);
+        if let Some(b) = buildings {
+            b.apply_rows(&mut rows);
+        }
+        return Ok(rows);
+    }
+    rows_of(view, record_value(view)?, buildings)
+}
+
+/// The served version of a record whole, without turning it into JSON values (`None` when absent).
+pub async fn read_view(
+    store: &dyn Store,
+    scope: &ReadScope,
+    id: &str,
+) -> Result<Option<RecordView>, StoreError> {
+    let read = RecordRead {
+        sessions: Some(Window::first(usize::MAX / 2)),
+        with_segments: true,
+        participants: Some(Window::first(usize::MAX / 2)),
+        pin: None,
+    };
+    store.read_record(scope, id, &read).await
 }
 
 /// The rows of a record's served version, buildings applied.
@@ -134,6 +221,11 @@ pub fn update_of(view: &RecordView, rows: &RecordRows) -> Result<QualityUpdate, 
         start_us: view.head.start_us,
         streams,
         sessions,
+        failed_sessions: rows
+            .sessions
+            .iter()
+            .filter(|s| s.failure_stage.is_some())
+            .count() as u64,
         contributions,
     })
 }
@@ -143,44 +235,69 @@ pub fn buildings_of(text: Option<&str>) -> Option<BuildingMap> {
     text.and_then(|t| BuildingMap::parse(t).ok())
 }
 
+/// What the store keeps for the served changes of one batch (each record once). Records are read one
+/// after the other; each one's rows are computed on the blocking pool while the next is read, so the
+/// reading, the deriving (on every core) and the previous batch's write overlap. Updates keep feed order.
+async fn derive_batch(
+    store: &dyn Store,
+    buildings: &Arc<Option<BuildingMap>>,
+    changes: &[Change],
+) -> Result<Vec<QualityUpdate>, StoreError> {
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut pending = Vec::new();
+    for c in changes.iter().filter(|c| c.kind.served()) {
+        if !seen.insert((c.tenant.as_str(), c.record_id.as_str())) {
+            continue;
+        }
+        let scope = ReadScope::Tenant(c.tenant.clone());
+        let Some(view) = read_view(store, &scope, &c.record_id).await? else {
+            continue;
+        };
+        let b = Arc::clone(buildings);
+        pending.push(tokio::task::spawn_blocking(move || {
+            update_of(&view, &rows_of_view(&view, b.as_ref().as_ref())?)
+        }));
+    }
+    let mut updates = Vec::with_capacity(pending.len());
+    for p in pending {
+        updates.push(
+            p.await
+                .map_err(|e| StoreError::Backend(format!("quality derivation failed: {e}")))??,
+        );
+    }
+    Ok(updates)
+}
+
 /// Drain the change feed into the quality tables; returns how many changes were read.
+///
+/// Batches are pipelined: while one batch's rows are written (on the store's writer thread), the next
+/// batch is read and derived. The cursor still moves only with the rows of its batch, in feed order.
 pub async fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     let q = quality_of(store)?;
     let _guard = LOCK.lock().await;
     let mut read = 0u64;
     'epoch: loop {
         let meta = q.quality_meta().await?;
-        let buildings = buildings_of(meta.buildings.as_deref());
-        let mut cursor = store.consumer_cursor(QUALITY_CONSUMER).await?;
+        let buildings = Arc::new(buildings_of(meta.buildings.as_deref()));
+        let cursor = store.consumer_cursor(QUALITY_CONSUMER).await?;
+        let mut changes = store.changes_after(cursor, BATCH).await?;
+        let mut updates = derive_batch(store, &buildings, &changes).await?;
         loop {
-            let changes = store.changes_after(cursor, BATCH).await?;
             let Some(last) = changes.last().map(|c| c.cursor) else {
                 return Ok(read);
             };
             read += changes.len() as u64;
-            let mut latest: HashMap<(String, String), ()> = HashMap::new();
-            let mut updates = Vec::new();
-            for c in changes.iter().filter(|c| c.kind.served()) {
-                if latest
-                    .insert((c.tenant.clone(), c.record_id.clone()), ())
-                    .is_some()
-                {
-                    continue;
-                }
-                let scope = ReadScope::Tenant(c.tenant.clone());
-                let Some((view, value)) = read_whole(store, &scope, &c.record_id).await? else {
-                    continue;
-                };
-                let rows = rows_of(&view, value, buildings.as_ref())?;
-                updates.push(update_of(&view, &rows)?);
-            }
-            if !q
-                .replace_quality(meta.epoch, QUALITY_CONSUMER, last, updates)
-                .await?
-            {
+            let write = q.replace_quality(meta.epoch, QUALITY_CONSUMER, last, updates);
+            let next = async {
+                let ch = store.changes_after(last, BATCH).await?;
+                let up = derive_batch(store, &buildings, &ch).await?;
+                Ok::<_, StoreError>((ch, up))
+            };
+            let (written, next) = tokio::join!(write, next);
+            if !written? {
                 continue 'epoch;
             }
-            cursor = last;
+            (changes, updates) = next?;
         }
     }
 }

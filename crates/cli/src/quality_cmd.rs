@@ -42,7 +42,7 @@ pub struct QualityArgs {
     #[arg(long)]
     until: Option<String>,
     /// Group by day, week, month, building, subnet, network, platform, client-version, device, user,
-    /// meeting (the HTTP API's camelCase `clientVersion` is accepted too).
+    /// meeting, feedback (the HTTP API's camelCase `clientVersion` is accepted too).
     #[arg(long = "group-by")]
     group_by: Option<String>,
     /// Only this stream kind: JSON keeps just it under `streams` (with `"kind"`), the table / CSV
@@ -356,24 +356,23 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             q.after = Some(ListCursor::of(last));
             for head in &page.heads {
                 let scope = ReadScope::Tenant(head.tenant.clone());
-                let Some((view, value)) = derive::read_whole(&store, &scope, &head.id).await?
-                else {
+                let Some(view) = derive::read_view(&store, &scope, &head.id).await? else {
                     continue;
                 };
                 match &mut sink {
                     AnySink::Records(w) => {
-                        serde_json::to_writer(&mut *w, &value)?;
+                        serde_json::to_writer(&mut *w, &derive::record_value(&view)?)?;
                         w.write_all(b"\n")?;
                         n += 1;
                     }
                     AnySink::Streams(s) => {
-                        for r in derive::rows_of(&view, value, buildings.as_ref())?.streams {
+                        for r in derive::rows_of_view(&view, buildings.as_ref())?.streams {
                             s.write(&r)?;
                             n += 1;
                         }
                     }
                     AnySink::Sessions(s) => {
-                        for r in derive::rows_of(&view, value, buildings.as_ref())?.sessions {
+                        for r in derive::rows_of_view(&view, buildings.as_ref())?.sessions {
                             s.write(&r)?;
                             n += 1;
                         }

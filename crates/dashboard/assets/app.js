@@ -1,6 +1,6 @@
 // The dashboard's router: the URL fragment names the page (`#/calls?…`); each page is a module with
 // `render(main, route)` that reads only the public APIs.
-import { route, el, failure } from './lib.js';
+import { route, el, failure, prefetchNewest } from './lib.js';
 
 const pages = {
   overview: () => import('./pages/overview.js'),
@@ -24,6 +24,8 @@ async function show() {
   }
   document.title = `${titles[r.page] || 'Not found'} · callrecords`;
   const load = pages[r.page];
+  // The overview's window starts from the newest call: ask for it while the page module loads.
+  if (r.page === 'overview' && !['custom', 'all'].includes(r.params.get('range'))) prefetchNewest();
   if (!load) {
     main.replaceChildren(el('h1', {}, 'Not found'), el('p', {}, `No page '${r.page}'.`));
     return;

@@ -23,6 +23,23 @@ export async function api(path, init) {
   return body;
 }
 
+const NEWEST = '/analytics/v1/calls?$top=1&orderBy=start%20desc';
+let newestEarly = null;
+
+/** Starts the overview's first request (the newest call, which its window needs) while its module is
+ * still loading; the page takes it with {@link newestCall}. */
+export function prefetchNewest() {
+  newestEarly = api(NEWEST);
+  newestEarly.catch(() => null);
+}
+
+/** The newest call of the store (the one prefetched for this page load, if any, else a new request). */
+export function newestCall() {
+  const p = newestEarly || api(NEWEST);
+  newestEarly = null;
+  return p;
+}
+
 /** GET text (CSV, raw JSON). */
 export async function apiText(path) {
   const res = await fetch(path);
@@ -80,6 +97,15 @@ export function el(tag, attrs, ...children) {
 }
 
 export const pct = (r, digits = 2) => (r === null || r === undefined ? '—' : `${(r * 100).toFixed(digits)} %`);
+/** Bytes in binary units: `1.5 MiB (1,572,864 bytes)`. */
+export function bytes(n) {
+  if (n === null || n === undefined) return '—';
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Number(n), i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${num(n)} bytes` : `${v.toFixed(1)} ${units[i]} (${num(n)} bytes)`;
+}
+
 export const num = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
 
 export function dur(seconds) {

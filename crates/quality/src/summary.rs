@@ -219,7 +219,7 @@ pub const COUNTS_LEN: usize = 33;
 
 /// Bump when what a record contributes changes (a classification rule, a grouping rule, a counter added):
 /// contributions stored under another version must be recomputed from the records.
-pub const CONTRIBUTION_VERSION: u32 = 1;
+pub const CONTRIBUTION_VERSION: u32 = 2;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -668,10 +668,13 @@ pub enum GroupKey {
     User,
     /// The meeting: `joinWebUrl`.
     Meeting,
+    /// The user feedback rating (`feedback.rating`: `bad`, `poor`, `fair`, `good`, `excellent`,
+    /// `notRated`…) given at the row's endpoint; `null` when that endpoint gave none.
+    Feedback,
 }
 
 impl GroupKey {
-    pub const ALL: [GroupKey; 11] = [
+    pub const ALL: [GroupKey; 12] = [
         GroupKey::Day,
         GroupKey::Week,
         GroupKey::Month,
@@ -683,6 +686,7 @@ impl GroupKey {
         GroupKey::Device,
         GroupKey::User,
         GroupKey::Meeting,
+        GroupKey::Feedback,
     ];
 
     /// The name used in query strings (`day`, `clientVersion`, …).
@@ -699,6 +703,7 @@ impl GroupKey {
             GroupKey::Device => "device",
             GroupKey::User => "user",
             GroupKey::Meeting => "meeting",
+            GroupKey::Feedback => "feedback",
         }
     }
 
@@ -747,6 +752,7 @@ impl GroupKey {
                 p.upn.clone().or_else(|| p.id.clone())
             }
             GroupKey::Meeting => meeting.map(str::to_owned),
+            GroupKey::Feedback => e.feedback_rating.clone(),
         }
     }
 

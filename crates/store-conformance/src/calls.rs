@@ -41,6 +41,7 @@ fn derived(
                 format!(r#"{{"recordId":"{id}"}}"#)
             },
         ],
+        failed_sessions: u64::from(failed),
         contributions: Vec::new(),
     }
 }

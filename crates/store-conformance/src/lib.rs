@@ -86,6 +86,8 @@ macro_rules! conformance_tests {
             quality_totals_windows_groups_and_paging,
             quality_cursor_moves_only_with_rows,
             quality_calls_filter_sort_and_page,
+            quality_totals_equal_the_sum_of_contributions,
+            storage_size_counts_the_scope,
             outbox_enqueue_claim_and_attempts
         );
         $crate::conformance_tests!(@two $make, $reopen;

@@ -24,6 +24,7 @@ fn update(id: &str, version: i64, start_us: i64, streams: usize, poor: u64) -> Q
             })
             .collect(),
         sessions: vec![format!(r#"{{"id":"{id}"}}"#)],
+        failed_sessions: 0,
         contributions: vec![
             QualityContribution {
                 key: OVERALL.into(),
@@ -207,4 +208,187 @@ pub async fn quality_cursor_moves_only_with_rows(store: Arc<dyn Store>) {
     assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
     assert!(overall(&store, QualityWindow::default()).await.is_empty());
     assert_eq!(q.quality_meta().await.unwrap(), m);
+}
+
+const DAY: i64 = 86_400_000_000;
+
+/// A record with a counter array derived from its id and version, under OVERALL and two `g` groups.
+fn counted(tenant: &str, id: &str, version: i64, start_us: Option<i64>, n: u64) -> QualityUpdate {
+    let counts = |k: u64| vec![1, n, k, n * k];
+    QualityUpdate {
+        tenant: tenant.into(),
+        record_id: id.into(),
+        version,
+        start_us,
+        streams: Vec::new(),
+        sessions: Vec::new(),
+        failed_sessions: 0,
+        contributions: vec![
+            QualityContribution {
+                key: OVERALL.into(),
+                value: None,
+                counts: counts(1),
+            },
+            QualityContribution {
+                key: "g".into(),
+                value: Some(format!("v{}", n % 3)),
+                counts: counts(2),
+            },
+            QualityContribution {
+                key: "g".into(),
+                value: None,
+                counts: counts(3),
+            },
+        ],
+    }
+}
+
+/// The expected totals: the contributions under `key` of the latest version of each record in scope
+/// and window, summed per group value by brute force.
+fn brute(
+    latest: &[QualityUpdate],
+    scope: &ReadScope,
+    w: QualityWindow,
+    key: &str,
+) -> Vec<(Option<String>, Vec<u64>)> {
+    let mut out: std::collections::BTreeMap<Option<String>, Vec<u64>> = Default::default();
+    for u in latest {
+        if scope.tenant().is_some_and(|t| t != u.tenant) {
+            continue;
+        }
+        let bounded = w.from_us.is_some() || w.until_us.is_some();
+        let inside = match u.start_us {
+            None => !bounded,
+            Some(s) => w.from_us.is_none_or(|f| s >= f) && w.until_us.is_none_or(|x| s < x),
+        };
+        if !inside {
+            continue;
+        }
+        for c in u.contributions.iter().filter(|c| c.key == key) {
+            let acc = out.entry(c.value.clone()).or_default();
+            acc.resize(acc.len().max(c.counts.len()), 0);
+            for (a, n) in acc.iter_mut().zip(&c.counts) {
+                *a += n;
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whatever a backend pre-aggregates (per day, per group…), a summary equals the brute-force sum of the
+/// latest versions' contributions, for windows on and off midnight, open ends, records without a start,
+/// tenant scopes, after a newer version moved a record to another day and after a stale one.
+pub async fn quality_totals_equal_the_sum_of_contributions(store: Arc<dyn Store>) {
+    let Some(q) = store.quality() else { return };
+    let e = q.quality_meta().await.unwrap().epoch;
+    let d0 = 20_000 * DAY; // 2024-10-04
+    let mut latest: Vec<QualityUpdate> = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..40i64 {
+        let start = if i % 13 == 0 {
+            None
+        } else {
+            Some(d0 + i * DAY / 7 + i)
+        };
+        let tenant = if i % 4 == 0 { "t2" } else { "t1" };
+        batch.push(counted(tenant, &format!("r{i}"), 1, start, i as u64));
+    }
+    latest.extend(batch.iter().cloned());
+    assert!(q.replace_quality(e, "quality", 1, batch).await.unwrap());
+    let windows = [
+        QualityWindow::default(),
+        QualityWindow {
+            from_us: Some(d0),
+            until_us: Some(d0 + 3 * DAY),
+        },
+        QualityWindow {
+            from_us: Some(d0 + DAY / 3),
+            until_us: Some(d0 + 4 * DAY + 7),
+        },
+        QualityWindow {
+            from_us: Some(d0 + DAY + 1),
+            until_us: None,
+        },
+        QualityWindow {
+            from_us: None,
+            until_us: Some(d0 + 2 * DAY),
+        },
+        QualityWindow {
+            from_us: Some(d0 + DAY / 2),
+            until_us: Some(d0 + DAY / 2 + DAY / 5),
+        },
+        QualityWindow {
+            from_us: Some(d0 + 10 * DAY),
+            until_us: Some(d0 + 11 * DAY),
+        },
+    ];
+    let check = |latest: Vec<QualityUpdate>, stage: &'static str| {
+        let store = store.clone();
+        async move {
+            let q = store.quality().unwrap();
+            for w in windows {
+                for scope in [ReadScope::All, ReadScope::Tenant("t1".into())] {
+                    for key in [OVERALL, "g"] {
+                        let got = q.quality_totals(&scope, w, key).await.unwrap();
+                        assert_eq!(
+                            got,
+                            brute(&latest, &scope, w, key),
+                            "{stage}: {w:?} {scope:?} {key:?}"
+                        );
+                    }
+                }
+            }
+        }
+    };
+    check(latest.clone(), "first").await;
+    // Newer versions: r1 moves four days later, r3 loses its start, r13 (no start) gains one, r2 changes
+    // its counters in place; r5 gets a stale version.
+    let newer = vec![
+        counted("t1", "r1", 2, Some(d0 + 4 * DAY + 5), 100),
+        counted("t1", "r3", 3, None, 7),
+        counted("t1", "r13", 2, Some(d0 + DAY / 2 + 1), 13),
+        counted("t1", "r2", 2, latest[2].start_us, 50),
+    ];
+    for u in &newer {
+        let at = latest
+            .iter()
+            .position(|x| x.record_id == u.record_id)
+            .unwrap();
+        latest[at] = u.clone();
+    }
+    let mut writes = newer;
+    writes.push(counted("t1", "r5", 0, Some(d0), 999));
+    assert!(q.replace_quality(e, "quality", 2, writes).await.unwrap());
+    check(latest.clone(), "after newer and stale versions").await;
+}
+
+/// `storage_size` (when the backend reports one) counts the scope's records and versions; the database's
+/// size only for every tenant.
+pub async fn storage_size_counts_the_scope(store: Arc<dyn Store>) {
+    let Some(before) = store.storage_size(&ReadScope::All).await.unwrap() else {
+        return;
+    };
+    assert!(before.database_bytes.is_some_and(|b| b > 0), "{before:?}");
+    for (id, v) in [("s-a", 1), ("s-a", 2), ("s-b", 1)] {
+        let r = crate::record(id, v, Some(0), Some(10), &["u1"], "alice", 1);
+        crate::put1(&store, &r, false).await;
+    }
+    let all = store.storage_size(&ReadScope::All).await.unwrap().unwrap();
+    assert_eq!(all.records, before.records + 2);
+    assert_eq!(all.versions, before.versions + 3);
+    assert!(all.raw_bytes > before.raw_bytes);
+    let other = store
+        .storage_size(&ReadScope::Tenant("nobody".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            other.records,
+            other.versions,
+            other.raw_bytes,
+            other.database_bytes
+        ),
+        (0, 0, 0, None)
+    );
 }

@@ -11,13 +11,10 @@ use rusqlite::types::Value as SqlValue;
 
 use crate::{SqlResult, limit_i64};
 
-const POOR: &str = "(SELECT count(*) FROM quality_streams s \
-     WHERE s.tenant = q.tenant AND s.record_id = q.record_id AND s.class = 'poor')";
-const STREAMS: &str = "(SELECT count(*) FROM quality_streams s \
-     WHERE s.tenant = q.tenant AND s.record_id = q.record_id)";
-const FAILED: &str = "(SELECT count(*) FROM quality_sessions x \
-     WHERE x.tenant = q.tenant AND x.record_id = q.record_id \
-     AND json_extract(x.json, '$.failureStage') IS NOT NULL)";
+// The per-record counts the deriver's transaction keeps on `quality_records` (schema 7).
+const POOR: &str = "q.poor_streams";
+const STREAMS: &str = "q.stream_count";
+const FAILED: &str = "q.failed_sessions";
 
 /// `%term%` for LIKE with `\` escaping the wildcards of the term.
 fn like_pattern(term: &str) -> String {
@@ -74,9 +71,17 @@ pub(crate) fn calls(
     }
     let from =
         "FROM quality_records q JOIN records r ON r.tenant = q.tenant AND r.id = q.record_id";
+    // Counting needs the served record only for the filters on its columns: every derived record is a
+    // served one (the deriver writes rows only for records it read back, and served records stay).
+    let count_from = if f.call_type.is_some() || f.search.as_deref().is_some_and(|t| !t.is_empty())
+    {
+        from
+    } else {
+        "FROM quality_records q"
+    };
     let tx = c.unchecked_transaction().db()?;
     let total: i64 = tx
-        .prepare_cached(&format!("SELECT count(*) {from} WHERE 1 = 1{wh}"))
+        .prepare_cached(&format!("SELECT count(*) {count_from} WHERE 1 = 1{wh}"))
         .db()?
         .query_row(params_from_iter(p.iter()), |r| r.get(0))
         .db()?;
@@ -91,12 +96,22 @@ pub(crate) fn calls(
     let lim = p.len();
     p.push(SqlValue::Integer(limit_i64(f.skip)));
     let off = p.len();
-    // The page's keys first (the counts only where the filter or order needs them), then its columns.
-    let order = |t: &str| format!("{t}k IS NULL, {t}k {dir}, {t}record_id {dir}, {t}tenant {dir}");
+    // The page's keys and counts first, then the served record's columns.
+    // Nulls last both ways; descending needs no `IS NULL` term (SQLite sorts nulls first), so the newest
+    // calls come straight from the `quality_records_by_start` index.
+    let order = |t: &str| {
+        let nulls = if f.descending {
+            String::new()
+        } else {
+            format!("{t}k IS NULL, ")
+        };
+        format!("{nulls}{t}k {dir}, {t}record_id {dir}, {t}tenant {dir}")
+    };
     let (inner, outer) = (order(""), order("q."));
     let sql = format!(
         "WITH page AS (SELECT q.tenant AS tenant, q.record_id AS record_id, q.start_us AS start_us, \
-         r.rk AS rk, {key} AS k {from} WHERE 1 = 1{wh} ORDER BY {inner} LIMIT ?{lim} OFFSET ?{off}) \
+         r.rk AS rk, {key} AS k, {STREAMS} AS stream_count, {POOR} AS poor_streams, \
+         {FAILED} AS failed_sessions {from} WHERE 1 = 1{wh} ORDER BY {inner} LIMIT ?{lim} OFFSET ?{off}) \
          SELECT q.tenant, q.record_id, r.version, q.start_us, r.end_us, r.call_type, r.modalities, \
          r.organizer_id, r.session_count, r.participant_count, {STREAMS}, {POOR}, {FAILED} \
          FROM page q JOIN records r ON r.rk = q.rk ORDER BY {outer}"

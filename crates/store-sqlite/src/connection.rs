@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_sync_inbox.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0007_quality_aggregates.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

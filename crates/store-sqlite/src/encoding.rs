@@ -18,8 +18,15 @@ pub(crate) fn encode_raw_with(
     if !compress {
         return Ok((RAW_PLAIN, raw.as_bytes().to_vec()));
     }
+    Ok((RAW_DEFLATE, deflate_bytes(raw.as_bytes(), deflate)?))
+}
+
+/// `input` deflated with `deflate` (reset first).
+pub(crate) fn deflate_bytes(
+    input: &[u8],
+    deflate: &mut flate2::Compress,
+) -> Result<Vec<u8>, StoreError> {
     deflate.reset();
-    let input = raw.as_bytes();
     let mut out = Vec::with_capacity(input.len() / 3 + 64);
     loop {
         let consumed = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX);
@@ -31,7 +38,7 @@ pub(crate) fn encode_raw_with(
             )
             .map_err(|e| StoreError::Backend(format!("compress: {e}")))?;
         match status {
-            flate2::Status::StreamEnd => return Ok((RAW_DEFLATE, out)),
+            flate2::Status::StreamEnd => return Ok(out),
             _ => out.reserve(out.capacity().max(1024)),
         }
     }
@@ -42,17 +49,20 @@ pub(crate) fn new_deflate() -> flate2::Compress {
     flate2::Compress::new(flate2::Compression::fast(), false)
 }
 
+/// The inverse of [`deflate_bytes`].
+pub(crate) fn inflate_bytes(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    flate2::read::DeflateDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::Backend(format!("decompress: {e}")))?;
+    Ok(out)
+}
+
 /// The raw JSON text back from its stored form.
 pub(crate) fn decode_raw(encoding: i64, bytes: Vec<u8>) -> Result<String, StoreError> {
     let bytes = match encoding {
         RAW_PLAIN => bytes,
-        RAW_DEFLATE => {
-            let mut out = Vec::with_capacity(bytes.len() * 4);
-            flate2::read::DeflateDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| StoreError::Backend(format!("decompress: {e}")))?;
-            out
-        }
+        RAW_DEFLATE => inflate_bytes(&bytes)?,
         other => {
             return Err(StoreError::Backend(format!("unknown raw encoding {other}")));
         }

@@ -490,6 +490,15 @@ impl Store for SqliteStore {
         Some(self)
     }
 
+    async fn storage_size(
+        &self,
+        scope: &ReadScope,
+    ) -> Result<Option<callrecords_store::StorageSize>, StoreError> {
+        let scope = scope.clone();
+        self.read(move |c| read::storage_size(c, &scope).map(Some))
+            .await
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|c| {
             c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {

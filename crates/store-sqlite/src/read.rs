@@ -545,3 +545,43 @@ pub(crate) fn changes_after(
     })
     .collect()
 }
+
+/// Rows and bytes of `scope` ([`callrecords_store::Store::storage_size`]); the database's size
+/// (`page_count × page_size`) only for every tenant.
+pub(crate) fn storage_size(
+    c: &Connection,
+    scope: &ReadScope,
+) -> Result<callrecords_store::StorageSize, StoreError> {
+    let tx = c.unchecked_transaction().db()?;
+    let mut p = Vec::new();
+    let wh = scope_sql(scope, "tenant", &mut p);
+    let (versions, raw_bytes): (i64, i64) = tx
+        .prepare_cached(&format!(
+            "SELECT count(*), coalesce(sum(length(raw)), 0) FROM record_versions WHERE 1 = 1{wh}"
+        ))
+        .db()?
+        .query_row(rusqlite::params_from_iter(p.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .db()?;
+    let records: i64 = tx
+        .prepare_cached(&format!("SELECT count(*) FROM records WHERE 1 = 1{wh}"))
+        .db()?
+        .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))
+        .db()?;
+    let database_bytes = match scope {
+        ReadScope::All => {
+            let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0)).db()?;
+            let size: i64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0)).db()?;
+            Some(to_u64(pages.saturating_mul(size)))
+        }
+        ReadScope::Tenant(_) => None,
+    };
+    drop(tx);
+    Ok(callrecords_store::StorageSize {
+        records: to_u64(records),
+        versions: to_u64(versions),
+        raw_bytes: to_u64(raw_bytes),
+        database_bytes,
+    })
+}

@@ -317,3 +317,64 @@ async fn a_schema_1_store_migrates_and_keeps_everything() {
         .unwrap();
     assert!(out.iter().all(|o| *o == LogOutcome::Duplicate));
 }
+
+/// A schema-5 store with derived quality data (the per-record contribution rows of migration 4) opens as
+/// schema 7 with its derived data thrown away, the epoch bumped and the deriver's cursor rewound, so the
+/// next catch-up derives every record again; the records and other consumers' cursors stay.
+#[tokio::test]
+async fn a_schema_5_store_rebuilds_its_derived_quality_data() {
+    use callrecords_store::quality::{OVERALL, QualityWindow};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("callrecords.db")).unwrap();
+        for sql in [
+            include_str!("../migrations/0001_init.sql"),
+            // 0002's Rust step (rehashing) has nothing to do on an empty database.
+            include_str!("../migrations/0002_tenants_and_change_feed.sql"),
+            include_str!("../migrations/0003_notifications.sql"),
+            include_str!("../migrations/0004_quality.sql"),
+            include_str!("../migrations/0005_sync_state.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO quality_records (tenant, record_id, version, start_us) VALUES ('t', 'a', 1, 5);
+             INSERT INTO quality_streams (tenant, record_id, start_us, kind, class, subnet, has_building, json)
+                 VALUES ('t', 'a', 5, 'audio', 'poor', NULL, 0, '{}');
+             INSERT INTO quality_sessions (tenant, record_id, start_us, json) VALUES ('t', 'a', 5, '{}');
+             INSERT INTO quality_contributions (group_key, start_us, tenant, record_id, group_value, counts)
+                 VALUES ('', 5, 't', 'a', NULL, x'0100000000000000');
+             INSERT INTO consumer_cursors (consumer, cursor) VALUES ('quality', 7), ('other', 3);
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        callrecords_store_sqlite::SCHEMA_VERSION
+    );
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
+    assert_eq!(store.consumer_cursor("other").await.unwrap(), 3);
+    let q = store.quality().unwrap();
+    assert_eq!(q.quality_meta().await.unwrap().epoch, 1);
+    let all = ReadScope::All;
+    assert!(
+        q.quality_totals(&all, QualityWindow::default(), OVERALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = q
+        .quality_calls(
+            &all,
+            &callrecords_store::calls::CallFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0);
+}

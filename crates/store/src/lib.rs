@@ -603,4 +603,26 @@ pub trait Store: Send + Sync + 'static {
     fn quality(&self) -> Option<&dyn quality::QualityStore> {
         None
     }
+
+    /// How much the store holds for `scope` (`GET /admin/storage`, the dashboard's Operations page);
+    /// `None` when this backend cannot say. [`StorageSize::database_bytes`] only for
+    /// [`ReadScope::All`]: a caller limited to one tenant learns nothing about the others' volume.
+    async fn storage_size(&self, scope: &ReadScope) -> Result<Option<StorageSize>, StoreError> {
+        let _ = scope;
+        Ok(None)
+    }
+}
+
+/// What a store holds for a scope ([`Store::storage_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageSize {
+    /// Served call records.
+    pub records: u64,
+    /// Stored copies of record versions (the version history).
+    pub versions: u64,
+    /// Bytes of those copies as stored (after the backend's compression).
+    pub raw_bytes: u64,
+    /// The whole database's size in bytes (every tenant, indexes and derived tables included); only for
+    /// [`ReadScope::All`].
+    pub database_bytes: Option<u64>,
 }

@@ -56,6 +56,13 @@ pub struct QualityUpdate {
     pub streams: Vec<QualityStream>,
     /// Session rows as JSON.
     pub sessions: Vec<String>,
+    /// How many of `sessions` failed (a `failureInfo.stage`): the call list's "failed only" and its
+    /// failed-sessions column read this, not the JSON.
+    pub failed_sessions: u64,
+    /// What the record adds to summaries: its [`OVERALL`] counters and those of every group it counts in
+    /// under every group key. A backend must be able to sum them per key and group over any window of
+    /// record starts (see [`QualityStore::quality_totals`]) and, when a newer version replaces the record,
+    /// take exactly these away again.
     pub contributions: Vec<QualityContribution>,
 }
 

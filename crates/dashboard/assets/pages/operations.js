@@ -1,6 +1,7 @@
-// Operations: the store's size (records and version counts from the Graph list's @odata.count), the
-// change-notification subscriptions with their delivery state, and sync status per tenant (/admin/sync).
-import { api, el, card, num, when, dur, table, failure } from '../lib.js';
+// Operations: the store's size (served records from the Graph list's @odata.count, versions and bytes
+// from /admin/storage), the change-notification subscriptions with their delivery state, and sync status
+// per tenant (/admin/sync).
+import { api, el, card, num, bytes, when, dur, table, failure } from '../lib.js';
 
 /** Sync status per tenant from `GET /admin/sync` (what `callrecords sync` saved in the store). */
 async function syncStatus() {
@@ -22,15 +23,28 @@ export async function render(view, r, alive) {
   const subsCard = card('Subscriptions and deliveries');
   const syncCard = card('Sync');
   view.append(storeCard, subsCard, syncCard);
-  const [records, subs, sync] = await Promise.allSettled([
+  const [records, storage, subs, sync] = await Promise.allSettled([
     api('/v1.0/communications/callRecords?$count=true&$top=1&$select=id'),
+    api('/admin/storage'),
     api('/v1.0/subscriptions'),
     syncStatus(),
   ]);
   if (!alive()) return;
+  // One list, so the terms line up.
+  const kv = el('dl', { class: 'kv' });
+  storeCard.append(kv);
   if (records.status === 'fulfilled') {
-    storeCard.append(el('dl', { class: 'kv' }, el('dt', {}, 'Call records served'), el('dd', { id: 'record-count' }, num(records.value['@odata.count']))));
+    kv.append(el('dt', {}, 'Call records served'), el('dd', { id: 'record-count' }, num(records.value['@odata.count'])));
   } else storeCard.append(failure('The record count could not be read', records.reason));
+  if (storage.status === 'fulfilled') {
+    const s = storage.value;
+    kv.append(
+      el('dt', {}, 'Versions stored'), el('dd', { id: 'version-count' }, num(s.versions)),
+      el('dt', {}, 'Received JSON as stored'), el('dd', { id: 'raw-bytes', 'data-bytes': String(s.rawBytes) }, bytes(s.rawBytes)),
+      el('dt', {}, 'Store size'), s.databaseBytes === null
+        ? el('dd', { id: 'store-bytes', 'data-bytes': '' }, 'not shown to one tenant')
+        : el('dd', { id: 'store-bytes', 'data-bytes': String(s.databaseBytes) }, bytes(s.databaseBytes)));
+  } else storeCard.append(failure('The store size could not be read', storage.reason));
   if (subs.status === 'fulfilled') {
     const list = subs.value.value || [];
     if (!list.length) subsCard.append(el('p', { id: 'subs-none' }, 'No subscription.'));

@@ -1,6 +1,7 @@
 // Overview: CQD's tiles against Microsoft's targets, the daily trend per stream kind, the network split,
-// worst buildings and subnets, client versions and platforms — all from /analytics/v1/summary.
-import { api, el, card, pct, num, table, href, setRoute, addDays, failure, cssVar } from '../lib.js';
+// worst buildings and subnets, client versions and platforms, user feedback ratings — all from
+// /analytics/v1/summary.
+import { api, el, card, pct, num, table, href, setRoute, addDays, failure, cssVar, newestCall } from '../lib.js';
 
 /** Microsoft's suggested targets (QER guide): audio poor ≤ 3 %, setup failure ≤ 1 %, drop failure ≤ 3 %. */
 export const TARGETS = { audio: 0.03, setup: 0.01, drop: 0.03 };
@@ -12,7 +13,7 @@ async function windowOf(params) {
   const range = RANGES.includes(params.get('range')) ? params.get('range') : '30';
   if (range === 'custom') return { range, from: params.get('from') || '', until: params.get('until') || '' };
   if (range === 'all') return { range, from: '', until: '' };
-  const newest = await api('/analytics/v1/calls?$top=1&orderBy=start%20desc');
+  const newest = await newestCall();
   const start = newest.value[0] && newest.value[0].startDateTime;
   if (!start) return { range, from: '', until: '' };
   const until = addDays(start.slice(0, 10), 1);
@@ -98,6 +99,26 @@ function worst(groups, n, minStreams) {
 const groupRows = (groups, none) => groups.map((g) => [g.key ?? none, num(g.streams.audio.total), num(g.streams.audio.poor), pct(g.streams.audio.poorRate), pct(g.sessions.setupFailureRate), pct(g.sessions.dropFailureRate)]);
 const groupHeads = (k) => [k, 'Audio streams', 'Poor', 'Poor rate', 'Setup fail.', 'Drops'];
 
+/** Graph's `userFeedbackRating` members, best first; other values (and none) follow. */
+const RATINGS = ['excellent', 'good', 'fair', 'poor', 'bad', 'notRated'];
+const ratingOrder = (k) => (k === null ? RATINGS.length + 1 : RATINGS.includes(k) ? RATINGS.indexOf(k) : RATINGS.length);
+
+/** User feedback ratings (`groupBy=feedback`): sessions and calls per rating given at the stream's
+ * endpoint, with the audio poor rate of those streams. */
+async function feedbackCard(target, p, alive) {
+  const title = 'User feedback ratings';
+  try {
+    const g = await p;
+    if (!alive()) return;
+    const rows = [...g.groups].sort((a, b) => ratingOrder(a.key) - ratingOrder(b.key) || String(a.key).localeCompare(String(b.key)));
+    target.append(card(title, rows.length
+      ? table(title, ['Rating', 'Sessions', 'Calls', 'Audio streams', 'Audio poor rate'],
+        rows.map((r) => ({ attrs: { 'data-key': r.key ?? '' }, cells: [r.key ?? '(no rating)', num(r.sessions.total), num(r.calls.total), num(r.streams.audio.total), pct(r.streams.audio.poorRate)] })),
+        { id: 'feedback-table' })
+      : el('p', { class: 'muted' }, 'No data in this range.')));
+  } catch (e) { target.append(card(title, failure('Could not be read', e))); }
+}
+
 export async function render(view, r, alive) {
   let w;
   try { w = await windowOf(r.params); } catch (e) { view.append(failure('The newest call could not be read', e)); return; }
@@ -109,7 +130,8 @@ export async function render(view, r, alive) {
   const trends = el('div', { class: 'grid2' });
   const split = el('div', { class: 'grid2' });
   const clients = el('div', { class: 'grid2' });
-  view.append(tiles, trends, split, clients);
+  const feedback = el('div', { class: 'grid2' });
+  view.append(tiles, trends, split, clients, feedback);
 
   // The tiles' summary first and alone (the first meaningful paint), then the grouped ones together.
   const overall = api(q(w));
@@ -120,8 +142,9 @@ export async function render(view, r, alive) {
   const bySubnet = api(q(w, { groupBy: 'subnet' }));
   const byVersion = api(q(w, { groupBy: 'clientVersion' }));
   const byPlatform = api(q(w, { groupBy: 'platform' }));
+  const byFeedback = api(q(w, { groupBy: 'feedback' }));
   // Rejections are handled where each one is awaited; none may go unobserved meanwhile.
-  for (const p of [byDay, byNetwork, byBuilding, bySubnet, byVersion, byPlatform]) p.catch(() => null);
+  for (const p of [byDay, byNetwork, byBuilding, bySubnet, byVersion, byPlatform, byFeedback]) p.catch(() => null);
 
   try {
     const s = await overall;
@@ -166,5 +189,6 @@ export async function render(view, r, alive) {
     groupCard(clients, 'Worst subnets (≥ 10 classified audio streams)', bySubnet, 'Subnet', '(none)', (g) => worst(g, 10, 10)),
     groupCard(clients, 'Platforms', byPlatform, 'Platform', '(unknown)', (g) => g.sort((a, b) => b.streams.audio.total - a.streams.audio.total)),
     groupCard(clients, 'Client versions (most streams)', byVersion, 'Client', '(unknown)', (g) => g.sort((a, b) => b.streams.audio.total - a.streams.audio.total).slice(0, 15)),
+    feedbackCard(feedback, byFeedback, alive),
   ]);
 }

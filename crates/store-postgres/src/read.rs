@@ -1,0 +1,530 @@
+//! Reading records. A method that runs more than one statement runs them in one `REPEATABLE READ READ ONLY`
+//! transaction, so what it returns is one snapshot; the statements of one read are sent together (pipelined)
+//! where none needs another's answer.
+
+use callrecords_store::extract::{splice_segments, view_of_stored_copy};
+use callrecords_store::{
+    Change, ChangeKind, ParticipantRow, PutOutcome, ReadScope, RecordHead, RecordList, RecordQuery,
+    RecordRead, RecordView, SessionRow, StoreError, VersionInfo, Window,
+};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::{SqlResult, limit_i64, to_i64, to_u64};
+
+/// A query parameter.
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+
+pub(crate) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// Run a cached prepared statement.
+pub(crate) async fn query<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await.db()?;
+    c.query(&st, params).await.db()
+}
+
+pub(crate) async fn query_opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await.db()?;
+    c.query_opt(&st, params).await.db()
+}
+
+pub(crate) async fn execute<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let st = c.prepare_cached(sql).await.db()?;
+    c.execute(&st, params).await.db()
+}
+
+/// A read-only transaction on one snapshot.
+pub(crate) async fn snapshot(
+    c: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    c.build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .db()
+}
+
+const HEAD_COLS: &str = "r.tenant, r.id, r.version, r.version_seq, r.head_json, r.session_count, \
+                         r.participant_count, r.start_key, r.end_us, r.partial, r.rk";
+
+fn head_from_row(r: &Row) -> (RecordHead, i64) {
+    let start_key: i64 = r.get(7);
+    (
+        RecordHead {
+            tenant: r.get(0),
+            id: r.get(1),
+            version: r.get(2),
+            revision: r.get(3),
+            json: r.get(4),
+            session_count: to_u64(r.get(5)),
+            participant_count: to_u64(r.get(6)),
+            start_us: (start_key != i64::MIN).then_some(start_key),
+            end_us: r.get(8),
+            partial: r.get(9),
+        },
+        r.get(10),
+    )
+}
+
+/// ` AND {column} = $n` for a tenant scope (pushing its parameter), nothing for every tenant.
+pub(crate) fn scope_sql(scope: &ReadScope, column: &str, params: &mut Vec<Param>) -> String {
+    match scope.tenant() {
+        Some(t) => {
+            params.push(Box::new(t.to_owned()));
+            format!(" AND {column} = ${}", params.len())
+        }
+        None => String::new(),
+    }
+}
+
+fn session_from_row(r: &Row, with_segments: bool) -> SessionRow {
+    let ordinal: i64 = r.get(0);
+    let json: String = r.get(1);
+    let json = if with_segments {
+        let at: Option<i64> = r.get(2);
+        let segments: Option<String> = r.get(3);
+        match (at, segments) {
+            (Some(at), Some(seg)) => splice_segments(&json, &seg, usize::try_from(at).unwrap_or(0)),
+            _ => json,
+        }
+    } else {
+        json
+    };
+    SessionRow {
+        ordinal: to_u64(ordinal),
+        json,
+    }
+}
+
+fn after_i64(w: &Window) -> i64 {
+    w.after.map_or(-1, to_i64)
+}
+
+/// A stored copy that is not the served one (for a nextLink issued while it was served).
+async fn view_from_history<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    id: &str,
+    revision: i64,
+    read: &RecordRead,
+) -> Result<Option<RecordView>, StoreError> {
+    let mut params: Vec<Param> = vec![Box::new(revision), Box::new(id.to_owned())];
+    let scope = scope_sql(scope, "tenant", &mut params);
+    let row = query_opt(
+        c,
+        &format!(
+            "SELECT tenant, version, partial, raw FROM record_versions \
+             WHERE seq = $1 AND record_id = $2{scope}"
+        ),
+        &refs(&params),
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let raw: Vec<u8> = row.get(3);
+    let raw = String::from_utf8(raw)
+        .map_err(|e| StoreError::Backend(format!("stored copy {revision} is not UTF-8: {e}")))?;
+    view_of_stored_copy(row.get(0), id, row.get(1), revision, row.get(2), &raw, read).map(Some)
+}
+
+pub(crate) async fn read_record(
+    c: &mut deadpool_postgres::Object,
+    scope: &ReadScope,
+    id: &str,
+    read: &RecordRead,
+) -> Result<Option<RecordView>, StoreError> {
+    let tx = snapshot(c).await?;
+    let mut hp: Vec<Param> = vec![Box::new(id.to_owned())];
+    let sc = scope_sql(scope, "r.tenant", &mut hp);
+    let served = format!("SELECT r.rk FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
+    let head_sql = format!(
+        "SELECT {HEAD_COLS} FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1"
+    );
+    // Sessions and participants of the served copy, by the same lookup as the head (sent together).
+    let with_segments = read.with_segments;
+    let sessions_sql = format!(
+        "SELECT ordinal, json{} FROM sessions WHERE rk = ({served}) AND ordinal > ${} \
+         ORDER BY ordinal LIMIT ${}",
+        if with_segments {
+            ", segments_at, segments"
+        } else {
+            ""
+        },
+        hp.len() + 1,
+        hp.len() + 2
+    );
+    let participants_sql = format!(
+        "SELECT ordinal, json FROM participants WHERE rk = ({served}) AND ordinal > ${} \
+         ORDER BY ordinal LIMIT ${}",
+        hp.len() + 1,
+        hp.len() + 2
+    );
+    let window_params = |w: &Window| -> Vec<Param> {
+        let mut p: Vec<Param> = vec![Box::new(id.to_owned())];
+        if let Some(t) = scope.tenant() {
+            p.push(Box::new(t.to_owned()));
+        }
+        p.push(Box::new(after_i64(w)));
+        p.push(Box::new(limit_i64(w.limit)));
+        p
+    };
+    let sp = read.sessions.as_ref().map(window_params);
+    let pp = read.participants.as_ref().map(window_params);
+    let hp = refs(&hp);
+    let head_fut = query_opt(&tx, &head_sql, &hp);
+    let sessions_fut = async {
+        match &sp {
+            Some(p) => query(&tx, &sessions_sql, &refs(p)).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let participants_fut = async {
+        match &pp {
+            Some(p) => query(&tx, &participants_sql, &refs(p)).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (head, sessions, participants) = tokio::join!(head_fut, sessions_fut, participants_fut);
+    let head = head?.map(|r| head_from_row(&r).0);
+    let (sessions, participants) = (sessions?, participants?);
+    let view = match (head, read.pin) {
+        (Some(head), pin) if pin.is_none_or(|p| p == head.revision) => Some(RecordView {
+            head,
+            sessions: sessions
+                .unwrap_or_default()
+                .iter()
+                .map(|r| session_from_row(r, with_segments))
+                .collect(),
+            participants: participants
+                .unwrap_or_default()
+                .iter()
+                .map(|r| ParticipantRow {
+                    ordinal: to_u64(r.get(0)),
+                    json: r.get(1),
+                })
+                .collect(),
+        }),
+        (_, Some(pin)) => view_from_history(&tx, scope, id, pin, read).await?,
+        (_, None) => None,
+    };
+    tx.commit().await.db()?;
+    Ok(view)
+}
+
+pub(crate) async fn get_session<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    record_id: &str,
+    session_id: &str,
+    with_segments: bool,
+) -> Result<Option<SessionRow>, StoreError> {
+    let cols = if with_segments {
+        "s.ordinal, s.json, s.segments_at, s.segments"
+    } else {
+        "s.ordinal, s.json"
+    };
+    let mut params: Vec<Param> = vec![
+        Box::new(record_id.to_owned()),
+        Box::new(session_id.to_owned()),
+    ];
+    let scope = scope_sql(scope, "r.tenant", &mut params);
+    let row = query_opt(
+        c,
+        &format!(
+            "SELECT {cols} FROM records r JOIN sessions s ON s.rk = r.rk \
+             WHERE r.id = $1 AND s.session_id = $2{scope} ORDER BY r.tenant, s.ordinal LIMIT 1"
+        ),
+        &refs(&params),
+    )
+    .await?;
+    Ok(row.map(|r| session_from_row(&r, with_segments)))
+}
+
+pub(crate) async fn get_participant<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    record_id: &str,
+    participant_id: &str,
+) -> Result<Option<ParticipantRow>, StoreError> {
+    let mut params: Vec<Param> = vec![
+        Box::new(record_id.to_owned()),
+        Box::new(participant_id.to_owned()),
+    ];
+    let scope = scope_sql(scope, "r.tenant", &mut params);
+    let row = query_opt(
+        c,
+        &format!(
+            "SELECT p.ordinal, p.json FROM records r JOIN participants p ON p.rk = r.rk \
+             WHERE r.id = $1 AND p.participant_id = $2{scope} ORDER BY r.tenant, p.ordinal LIMIT 1"
+        ),
+        &refs(&params),
+    )
+    .await?;
+    Ok(row.map(|r| ParticipantRow {
+        ordinal: to_u64(r.get(0)),
+        json: r.get(1),
+    }))
+}
+
+/// The WHERE clause (after `WHERE`) and its parameters for a record query, and the ORDER BY columns.
+fn record_filter(
+    scope: &ReadScope,
+    q: &RecordQuery,
+    with_cursor: bool,
+) -> (String, Vec<Param>, &'static str) {
+    let mut sql = String::from("true");
+    let mut params: Vec<Param> = Vec::new();
+    let push = |params: &mut Vec<Param>, p: Param| {
+        params.push(p);
+        params.len()
+    };
+    let tenant = scope.tenant();
+    if let Some(t) = tenant {
+        let n = push(&mut params, Box::new(t.to_owned()));
+        sql.push_str(&format!(" AND r.tenant = ${n}"));
+    }
+    // One lower bound on start_key (records without a start never match a start bound), left out when the
+    // keyset cursor implies it, so the index range starts at the cursor.
+    let lower = match q.start_lower {
+        Some(b) if b.micros > i64::MIN && b.inclusive => Some((b.micros, true)),
+        Some(b) => Some((b.micros, false)),
+        None if q.start_upper.is_some() => Some((i64::MIN, false)),
+        None => None,
+    };
+    let cursor = q.after.as_ref().filter(|_| with_cursor);
+    let implied = |(micros, inclusive): (i64, bool)| {
+        cursor.is_some_and(|c| c.start_us > micros || (c.start_us == micros && inclusive))
+    };
+    if let Some((micros, inclusive)) = lower.filter(|l| !implied(*l)) {
+        let n = push(&mut params, Box::new(micros));
+        sql.push_str(&if inclusive {
+            format!(" AND r.start_key >= ${n}")
+        } else {
+            format!(" AND r.start_key > ${n}")
+        });
+    }
+    if let Some(b) = q.start_upper {
+        let n = push(&mut params, Box::new(b.micros));
+        sql.push_str(&if b.inclusive {
+            format!(" AND r.start_key <= ${n}")
+        } else {
+            format!(" AND r.start_key < ${n}")
+        });
+    }
+    for ids in &q.participant_ids {
+        if ids.is_empty() {
+            sql.push_str(" AND false");
+            continue;
+        }
+        let n = push(&mut params, Box::new(ids.clone()));
+        sql.push_str(&format!(
+            " AND r.rk IN (SELECT p.rk FROM record_participant_ids p \
+             WHERE p.participant_id = ANY(${n}::text[]))"
+        ));
+    }
+    if let Some(cutoff) = q.end_after_us {
+        let n = push(&mut params, Box::new(cutoff));
+        sql.push_str(&format!(" AND r.retention_key >= ${n}"));
+    }
+    if let Some(c) = cursor {
+        let a = push(&mut params, Box::new(c.start_us));
+        let b = push(&mut params, Box::new(c.id.clone()));
+        if tenant.is_some() {
+            sql.push_str(&format!(" AND (r.start_key, r.id) > (${a}, ${b})"));
+        } else {
+            let t = push(&mut params, Box::new(c.tenant.clone()));
+            sql.push_str(&format!(
+                " AND (r.start_key, r.id, r.tenant) > (${a}, ${b}, ${t})"
+            ));
+        }
+    }
+    let order = if tenant.is_some() {
+        "r.start_key, r.id"
+    } else {
+        "r.start_key, r.id, r.tenant"
+    };
+    (sql, params, order)
+}
+
+pub(crate) async fn count<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    q: &RecordQuery,
+) -> Result<u64, StoreError> {
+    let (filter, params, _) = record_filter(scope, q, false);
+    let sql = format!("SELECT count(*) FROM records r WHERE {filter}");
+    let rows = query(c, &sql, &refs(&params)).await?;
+    Ok(rows.first().map_or(0, |r| to_u64(r.get(0))))
+}
+
+pub(crate) async fn list_records(
+    c: &mut deadpool_postgres::Object,
+    scope: &ReadScope,
+    q: &RecordQuery,
+    with_count: bool,
+) -> Result<RecordList, StoreError> {
+    let (filter, mut params, order) = record_filter(scope, q, true);
+    params.push(Box::new(limit_i64(q.limit)));
+    let sql = format!(
+        "SELECT {HEAD_COLS} FROM records r WHERE {filter} ORDER BY {order} LIMIT ${}",
+        params.len()
+    );
+    if !with_count {
+        let rows = query(&*c, &sql, &refs(&params)).await?;
+        return Ok(RecordList {
+            heads: rows.iter().map(|r| head_from_row(r).0).collect(),
+            count: None,
+        });
+    }
+    let tx = snapshot(c).await?;
+    let params = refs(&params);
+    let (rows, n) = tokio::join!(query(&tx, &sql, &params), count(&tx, scope, q));
+    let (rows, n) = (rows?, n?);
+    tx.commit().await.db()?;
+    Ok(RecordList {
+        heads: rows.iter().map(|r| head_from_row(r).0).collect(),
+        count: Some(n),
+    })
+}
+
+/// The tenant whose copies of `id` a scope reads: its own, or (every tenant) the first that has the id.
+async fn history_tenant<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    match scope.tenant() {
+        Some(t) => Ok(Some(t.to_owned())),
+        None => {
+            let rows = query(
+                c,
+                "SELECT min(tenant) FROM record_versions WHERE record_id = $1",
+                &[&id],
+            )
+            .await?;
+            Ok(rows.first().and_then(|r| r.get(0)))
+        }
+    }
+}
+
+pub(crate) async fn list_versions(
+    c: &mut deadpool_postgres::Object,
+    scope: &ReadScope,
+    id: &str,
+) -> Result<Vec<VersionInfo>, StoreError> {
+    let tx = snapshot(c).await?;
+    let Some(tenant) = history_tenant(&tx, scope, id).await? else {
+        return Ok(Vec::new());
+    };
+    let rows = query(
+        &tx,
+        "SELECT v.version, v.seq, v.last_modified, v.received_us, v.outcome, \
+         coalesce(r.version_seq = v.seq, false) \
+         FROM record_versions v LEFT JOIN records r ON r.tenant = v.tenant AND r.id = v.record_id \
+         WHERE v.tenant = $1 AND v.record_id = $2 ORDER BY v.version, v.seq",
+        &[&tenant, &id],
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let outcome: String = r.get(4);
+            VersionInfo {
+                version: r.get(0),
+                revision: r.get(1),
+                last_modified: r.get(2),
+                received_at: callrecords_store::extract::format_timestamp_us(r.get(3)),
+                outcome: parse_outcome(&outcome),
+                served: r.get(5),
+            }
+        })
+        .collect())
+}
+
+fn parse_outcome(s: &str) -> PutOutcome {
+    match s {
+        "partial" => PutOutcome::Partial,
+        "conflict" => PutOutcome::Conflict,
+        "stale" => PutOutcome::Stale,
+        _ => PutOutcome::Stored,
+    }
+}
+
+pub(crate) async fn get_version<C: GenericClient>(
+    c: &C,
+    scope: &ReadScope,
+    id: &str,
+    version: i64,
+) -> Result<Option<String>, StoreError> {
+    // One statement: the tenant lookup is a subquery of the same snapshot.
+    let mut params: Vec<Param> = vec![Box::new(id.to_owned()), Box::new(version)];
+    let tenant = match scope.tenant() {
+        Some(t) => {
+            params.push(Box::new(t.to_owned()));
+            "$3".to_owned()
+        }
+        None => "(SELECT min(tenant) FROM record_versions WHERE record_id = $1)".to_owned(),
+    };
+    let row = query_opt(
+        c,
+        &format!(
+            "SELECT raw FROM record_versions WHERE tenant = {tenant} AND record_id = $1 \
+             AND version = $2 ORDER BY seq LIMIT 1"
+        ),
+        &refs(&params),
+    )
+    .await?;
+    row.map(|r| {
+        String::from_utf8(r.get::<_, Vec<u8>>(0))
+            .map_err(|e| StoreError::Backend(format!("stored raw JSON is not UTF-8: {e}")))
+    })
+    .transpose()
+}
+
+pub(crate) async fn changes_after<C: GenericClient>(
+    c: &C,
+    cursor: i64,
+    limit: usize,
+) -> Result<Vec<Change>, StoreError> {
+    let rows = query(
+        c,
+        "SELECT seq, tenant, record_id, version, change_kind, partial, received_us \
+         FROM record_versions WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[&cursor, &limit_i64(limit)],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.get(4);
+            Ok(Change {
+                cursor: r.get(0),
+                tenant: r.get(1),
+                record_id: r.get(2),
+                version: r.get(3),
+                kind: ChangeKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Backend(format!("unknown change kind {kind:?}")))?,
+                partial: r.get(5),
+                received_us: r.get(6),
+            })
+        })
+        .collect()
+}

@@ -101,6 +101,7 @@ macro_rules! conformance_tests {
             two_handles_race_on_the_same_ids,
             another_handle_sees_commits_and_generation,
             two_handles_claim_each_notification_once,
+            feed_reader_never_skips_concurrent_commits,
             sync_states_are_per_tenant_and_replaced
         );
     };

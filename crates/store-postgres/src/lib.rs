@@ -73,6 +73,8 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// See [`DEFAULT_POLL_INTERVAL`].
     pub poll_interval: Duration,
+    /// The connections' `application_name` (default `callrecords`, unless the URL names one).
+    pub application_name: Option<String>,
 }
 
 impl PgOptions {
@@ -83,6 +85,7 @@ impl PgOptions {
             schema: None,
             pool_size: DEFAULT_POOL_SIZE,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            application_name: None,
         }
     }
 }
@@ -197,7 +200,9 @@ impl PgStore {
     pub async fn connect_with(opts: PgOptions) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(&opts.url)
             .map_err(|e| StoreError::InvalidInput(format!("bad database URL: {e}")))?;
-        if config.get_application_name().is_none() {
+        if let Some(name) = &opts.application_name {
+            config.application_name(name);
+        } else if config.get_application_name().is_none() {
             config.application_name("callrecords");
         }
         if let Some(schema) = &opts.schema {

@@ -51,6 +51,7 @@ impl TestSchema {
         PgOptions {
             schema: Some(self.schema.clone()),
             pool_size: 8,
+            application_name: Some(self.schema.clone()),
             ..PgOptions::new(&self.url)
         }
     }
@@ -66,8 +67,8 @@ impl TestSchema {
     pub fn url_with_schema(&self) -> String {
         let sep = if self.url.contains('?') { '&' } else { '?' };
         format!(
-            "{}{sep}options=-csearch_path%3D{}",
-            self.url, self.schema
+            "{}{sep}options=-csearch_path%3D{}&application_name={}",
+            self.url, self.schema, self.schema
         )
     }
 }
@@ -75,7 +76,15 @@ impl TestSchema {
 impl Drop for TestSchema {
     fn drop(&mut self) {
         let url = self.url.clone();
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&self.schema));
+        // The test's connections may still be open (their runtime is the one this Drop blocks, so they
+        // cannot close, and one may hold a lock): end them first, by their application_name.
+        let sql = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = '{}' AND pid <> pg_backend_pid(); \
+             DROP SCHEMA IF EXISTS {} CASCADE",
+            self.schema,
+            quote_ident(&self.schema)
+        );
         // A runtime of its own: Drop may run inside or outside one.
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use callrecords_store::{ReadScope, Store};
-use callrecords_store_sqlite::SqliteStore;
 use callrecords_sync::{
     Budgets, Credential, GraphClient, Limits, RetryPolicy, SweepOptions, SweepReport, Syncer,
     TenantState, TokenSource,
@@ -328,10 +327,7 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         None => vec![job_from_args(&args)?],
     };
     let interval = duration("--interval", &args.interval)?;
-    let data = &args.data.data;
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = args.data.open().await?;
     let http = callrecords_sync::http_client()?;
     let mut running = tokio::task::JoinSet::new();
     for job in jobs {
@@ -450,9 +446,7 @@ fn print_report(tenant: &str, r: &SweepReport, json: bool) {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let data = &args.data.data;
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let store = args.data.open().await?;
     let rows = store.list_sync_states(&ReadScope::All).await?;
     let now = Timestamp::now();
     let mut out = Vec::new();
@@ -469,7 +463,10 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if out.is_empty() {
-        println!("no tenant was synced into {}", data.display());
+        match &args.data.database_url {
+            Some(_) => println!("no tenant was synced into the database"),
+            None => println!("no tenant was synced into {}", args.data.data.display()),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -71,9 +71,21 @@ pub(crate) async fn migrate(c: &mut Client, schema: Option<&str>) -> Result<(), 
             "no schema to create the tables in (the search_path names none that exists)".into(),
         ));
     }
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS callrecords_schema (version bigint NOT NULL)")
+    // Checked first: `CREATE TABLE IF NOT EXISTS` would log a notice on every start.
+    let exists: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'callrecords_schema')",
+            &[],
+        )
         .await
-        .db()?;
+        .db()?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE callrecords_schema (version bigint NOT NULL)")
+            .await
+            .db()?;
+    }
     let row = tx
         .query_opt("SELECT version FROM callrecords_schema", &[])
         .await

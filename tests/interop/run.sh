@@ -43,7 +43,7 @@ CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
 # The same SDK checks against a server on PostgreSQL, when a database is given (CI gives its throw-away one).
 if [[ -n "${CALLRECORDS_INTEROP_DATABASE_URL:-}" ]]; then
   schema="interop_$$"
-  psql -q "$CALLRECORDS_INTEROP_DATABASE_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
+  psql -q -v ON_ERROR_STOP=1 "$CALLRECORDS_INTEROP_DATABASE_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
   sep='?'; [[ "$CALLRECORDS_INTEROP_DATABASE_URL" == *\?* ]] && sep='&'
   db="$CALLRECORDS_INTEROP_DATABASE_URL${sep}options=-csearch_path%3D$schema"
   "$bin" import --database-url "$db" "$work/gen.ndjson" "$work/big.ndjson" \
@@ -60,7 +60,7 @@ if [[ -n "${CALLRECORDS_INTEROP_DATABASE_URL:-}" ]]; then
   echo "interop on PostgreSQL (schema $schema)"
   CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py
-  psql -q "$CALLRECORDS_INTEROP_DATABASE_URL" -c "DROP SCHEMA $schema CASCADE"
+  psql -q "$CALLRECORDS_INTEROP_DATABASE_URL" -c "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE"
 fi
 
 # Subscriptions through GraphServiceClient against `serve --fake` (frozen clock; the test advances it).

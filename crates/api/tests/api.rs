@@ -940,7 +940,8 @@ async fn retention() {
     let e = env_with(Config {
         graph_retention: true,
         ..Config::default()
-    }).await;
+    })
+    .await;
     let now = jiff::Timestamp::now();
     let recent = (now - jiff::SignedDuration::from_hours(24)).to_string();
     let old = (now - jiff::SignedDuration::from_hours(24 * 31)).to_string();
@@ -1350,7 +1351,8 @@ mod ingest {
         let env = env_with(Config {
             ingest_limit: 4096,
             ..Config::default()
-        }).await;
+        })
+        .await;
         env.post("/ingest/callRecords", b"not json at all".to_vec(), &[])
             .await
             .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
@@ -1580,7 +1582,8 @@ mod cache {
         let e = env_with(Config {
             graph_retention: true,
             ..Config::default()
-        }).await;
+        })
+        .await;
         let recent = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();

@@ -42,7 +42,11 @@ pub struct DataArgs {
     pub data: PathBuf,
     /// A PostgreSQL database instead of the SQLite directory: `postgres://user:pass@host:port/db`
     /// (`?sslmode=require` for TLS; `&options=-csearch_path%3Dschema` for a schema of its own).
-    #[arg(long = "database-url", env = "CALLRECORDS_DATABASE_URL", conflicts_with = "data")]
+    #[arg(
+        long = "database-url",
+        env = "CALLRECORDS_DATABASE_URL",
+        conflicts_with = "data"
+    )]
     pub database_url: Option<String>,
 }
 

@@ -452,7 +452,14 @@ fn serve_fake_notifies_the_records_an_advance_publishes() {
 /// The records of `gen --count n --seed seed --small`, as NDJSON lines.
 fn gen_lines(n: usize, seed: u32) -> Vec<String> {
     let out = bin()
-        .args(["gen", "--count", &n.to_string(), "--seed", &seed.to_string(), "--small"])
+        .args([
+            "gen",
+            "--count",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--small",
+        ])
         .output()
         .unwrap();
     String::from_utf8(out.stdout)
@@ -498,14 +505,26 @@ fn two_nodes_on_one_database_behave_as_one_service() {
         .block_on(async { drop(schema.open().await) });
     let db = schema.url_with_schema();
     let store = ["--database-url", db.as_str()];
-    let args = ["serve", "--delivery-backoff", "200ms", "--delivery-lease", "1s"];
+    let args = [
+        "serve",
+        "--delivery-backoff",
+        "200ms",
+        "--delivery-lease",
+        "1s",
+    ];
     let mut a = common::spawn_on(&args, &store, "/healthz");
     let b = common::spawn_on(&args, &store, "/healthz");
 
     let receiver = Receiver::default();
     let hook = receiver.start();
-    let (status, body) = http(a.1, "POST", "/v1.0/subscriptions", &[], &subscription_body(&hook))
-        .unwrap();
+    let (status, body) = http(
+        a.1,
+        "POST",
+        "/v1.0/subscriptions",
+        &[],
+        &subscription_body(&hook),
+    )
+    .unwrap();
     assert_eq!(status, 201, "{body}");
     let sub = json_of(&body)["id"].as_str().unwrap().to_owned();
     // The subscription made on A is B's too.
@@ -544,7 +563,10 @@ fn two_nodes_on_one_database_behave_as_one_service() {
         if json_of(&body)["version"] == v2["version"] {
             break written.elapsed();
         }
-        assert!(written.elapsed() < Duration::from_secs(5), "B kept the old version");
+        assert!(
+            written.elapsed() < Duration::from_secs(5),
+            "B kept the old version"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     eprintln!("node B served the new version {stale_for:?} after node A acknowledged it");
@@ -577,8 +599,7 @@ fn two_nodes_on_one_database_behave_as_one_service() {
     loop {
         let (_, body) = http(a.1, "GET", &deliveries, &[], "").unwrap();
         let v = json_of(&body);
-        if v["pending"] == second_ids.len() as u64 && receiver.refused.load(Ordering::SeqCst) > 0
-        {
+        if v["pending"] == second_ids.len() as u64 && receiver.refused.load(Ordering::SeqCst) > 0 {
             break;
         }
         assert!(Instant::now() < deadline, "notifications not queued: {v}");
@@ -603,6 +624,10 @@ fn two_nodes_on_one_database_behave_as_one_service() {
     let (_, body) = http(b.1, "GET", &deliveries, &[], "").unwrap();
     let v = json_of(&body);
     assert_eq!(v["pending"], 0, "{v}");
-    assert_eq!(v["delivered"], (first_ids.len() + second_ids.len()) as u64, "{v}");
+    assert_eq!(
+        v["delivered"],
+        (first_ids.len() + second_ids.len()) as u64,
+        "{v}"
+    );
     drop(b);
 }

@@ -232,7 +232,11 @@ pub async fn feed_reader_never_skips_concurrent_commits(a: Arc<dyn Store>, b: Ar
                     tokio::task::yield_now().await;
                 }
                 for c in page {
-                    assert!(c.cursor > cursor, "cursor went backwards: {} after {cursor}", c.cursor);
+                    assert!(
+                        c.cursor > cursor,
+                        "cursor went backwards: {} after {cursor}",
+                        c.cursor
+                    );
                     cursor = c.cursor;
                     seen.push(c.record_id);
                 }
@@ -270,5 +274,8 @@ pub async fn feed_reader_never_skips_concurrent_commits(a: Arc<dyn Store>, b: Ar
         .collect();
     let expected: usize = (0..30).map(|i| 1 + (i % 4)).sum::<usize>() * 4;
     assert_eq!(want.len(), expected);
-    assert_eq!(seen, want, "the reader saw the whole feed, in its final order");
+    assert_eq!(
+        seen, want,
+        "the reader saw the whole feed, in its final order"
+    );
 }

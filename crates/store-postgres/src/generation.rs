@@ -74,7 +74,10 @@ impl Generation {
                     continue;
                 };
                 let Ok(row) = c
-                    .query_one("SELECT coalesce(sum(writes), 0)::bigint FROM store_heads", &[])
+                    .query_one(
+                        "SELECT coalesce(sum(writes), 0)::bigint FROM store_heads",
+                        &[],
+                    )
                     .await
                 else {
                     continue;

@@ -211,7 +211,9 @@ impl PgStore {
                 options.push(' ');
             }
             // libpq's options: backslash escapes a space or a backslash.
-            let path = quote_ident(schema).replace('\\', "\\\\").replace(' ', "\\ ");
+            let path = quote_ident(schema)
+                .replace('\\', "\\\\")
+                .replace(' ', "\\ ");
             options.push_str(&format!("-c search_path={path}"));
             config.options(&options);
         }
@@ -249,7 +251,10 @@ impl PgStore {
             let mut client = get(&pool).await?;
             migrate::migrate(&mut client, opts.schema.as_deref()).await?;
             client
-                .query_one("SELECT coalesce(sum(writes), 0)::bigint FROM store_heads", &[])
+                .query_one(
+                    "SELECT coalesce(sum(writes), 0)::bigint FROM store_heads",
+                    &[],
+                )
                 .await
                 .db()?
                 .get(0)

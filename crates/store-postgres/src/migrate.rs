@@ -39,11 +39,7 @@ pub async fn applied(c: &Client) -> Result<i64, StoreError> {
 
 /// Bring the schema (created first when `schema` names one) up to date.
 pub(crate) async fn migrate(c: &mut Client, schema: Option<&str>) -> Result<(), StoreError> {
-    let encoding: String = c
-        .query_one("SHOW server_encoding", &[])
-        .await
-        .db()?
-        .get(0);
+    let encoding: String = c.query_one("SHOW server_encoding", &[]).await.db()?.get(0);
     if !encoding.eq_ignore_ascii_case("UTF8") {
         return Err(StoreError::Incompatible(format!(
             "the database's encoding is {encoding}; callrecords needs UTF8 (createdb -E UTF8)"

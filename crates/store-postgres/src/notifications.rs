@@ -100,7 +100,9 @@ pub(crate) async fn list_sync_states<C: GenericClient>(
     let only = scope_sql(scope, "tenant", &mut params);
     let rows = query(
         c,
-        &format!("SELECT tenant, state, updated_us FROM sync_state WHERE true{only} ORDER BY tenant"),
+        &format!(
+            "SELECT tenant, state, updated_us FROM sync_state WHERE true{only} ORDER BY tenant"
+        ),
         &refs(&params),
     )
     .await?;
@@ -162,7 +164,9 @@ pub(crate) async fn create_subscription(
     }
     execute(
         &tx,
-        &format!("INSERT INTO subscriptions ({SUB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+        &format!(
+            "INSERT INTO subscriptions ({SUB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ),
         &[
             &sub.id,
             &sub.tenant,
@@ -428,12 +432,9 @@ pub(crate) async fn finish_attempt<C: GenericClient>(
     let (state, due, finished, reason) = match &attempt.next {
         NextStep::Delivered => ("delivered", None, Some(attempt.at_us), None),
         NextStep::RetryAt(t) => ("pending", Some(*t), None, None),
-        NextStep::Dropped { reason } => (
-            "dropped",
-            None,
-            Some(attempt.at_us),
-            Some(reason.as_str()),
-        ),
+        NextStep::Dropped { reason } => {
+            ("dropped", None, Some(attempt.at_us), Some(reason.as_str()))
+        }
     };
     execute(
         c,

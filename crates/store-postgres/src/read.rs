@@ -154,10 +154,10 @@ pub(crate) async fn read_record(
     let tx = snapshot(c).await?;
     let mut hp: Vec<Param> = vec![Box::new(id.to_owned())];
     let sc = scope_sql(scope, "r.tenant", &mut hp);
-    let served = format!("SELECT r.rk FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
-    let head_sql = format!(
-        "SELECT {HEAD_COLS} FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1"
-    );
+    let served =
+        format!("SELECT r.rk FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
+    let head_sql =
+        format!("SELECT {HEAD_COLS} FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
     // Sessions and participants of the served copy, by the same lookup as the head (sent together).
     let with_segments = read.with_segments;
     let sessions_sql = format!(

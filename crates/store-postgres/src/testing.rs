@@ -94,7 +94,8 @@ impl Drop for TestSchema {
                 return;
             };
             rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
                 {
                     let task = tokio::spawn(conn);
                     let _ = client.batch_execute(&sql).await;

@@ -68,7 +68,9 @@ async fn migrations_are_idempotent_and_newer_schema_is_refused() {
             s.schema_version().await.unwrap(),
             callrecords_store_postgres::SCHEMA_VERSION
         );
-        s.put_records(DEFAULT_TENANT, vec![rec("m", 1)]).await.unwrap();
+        s.put_records(DEFAULT_TENANT, vec![rec("m", 1)])
+            .await
+            .unwrap();
     }
     drop(store);
     let c = raw_client(&schema.url, &schema.schema).await;
@@ -84,7 +86,8 @@ async fn migrations_are_idempotent_and_newer_schema_is_refused() {
 /// Nodes starting together on an empty schema migrate it once (the advisory lock), and all work.
 #[tokio::test]
 async fn nodes_starting_together_migrate_once() {
-    let Some(url) = callrecords_store_postgres::testing::test_database_url("nodes_starting_together")
+    let Some(url) =
+        callrecords_store_postgres::testing::test_database_url("nodes_starting_together")
     else {
         return;
     };
@@ -100,17 +103,14 @@ async fn nodes_starting_together_migrate_once() {
             .await
             .unwrap();
     }
-    let all = stores[0]
-        .changes_after(0, 100)
-        .await
-        .unwrap();
+    let all = stores[0].changes_after(0, 100).await.unwrap();
     assert_eq!(all.len(), 4);
 }
 
-async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
-    F: Send + 'static,
 {
     let handles: Vec<_> = fs.map(tokio::spawn).collect();
     let mut out = Vec::new();
@@ -129,7 +129,11 @@ async fn another_node_changes_the_generation_within_the_poll_interval() {
     };
     let g0 = store.data_generation().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    assert_eq!(store.data_generation().unwrap(), g0, "no write, same generation");
+    assert_eq!(
+        store.data_generation().unwrap(),
+        g0,
+        "no write, same generation"
+    );
     let c = raw_client(&schema.url, &schema.schema).await;
     c.batch_execute("UPDATE store_heads SET writes = writes + 1 WHERE id = 2")
         .await
@@ -142,7 +146,10 @@ async fn another_node_changes_the_generation_within_the_poll_interval() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    eprintln!("generation changed {:?} after the other node's commit", t0.elapsed());
+    eprintln!(
+        "generation changed {:?} after the other node's commit",
+        t0.elapsed()
+    );
 }
 
 /// Text PostgreSQL cannot hold (a NUL character in an id) is refused as invalid input, not a crash or a
@@ -158,13 +165,19 @@ async fn nul_characters_are_invalid_input() {
         value,
         partial: false,
     };
-    match store.put_records(DEFAULT_TENANT, vec![rec("ok", 1), r]).await {
+    match store
+        .put_records(DEFAULT_TENANT, vec![rec("ok", 1), r])
+        .await
+    {
         Err(StoreError::InvalidInput(_)) => {}
         other => panic!("expected InvalidInput, got {other:?}"),
     }
     assert!(store.changes_after(0, 10).await.unwrap().is_empty());
     // The store still works.
-    store.put_records(DEFAULT_TENANT, vec![rec("ok", 1)]).await.unwrap();
+    store
+        .put_records(DEFAULT_TENANT, vec![rec("ok", 1)])
+        .await
+        .unwrap();
 }
 
 /// The raw JSON comes back byte for byte (bytea, not jsonb), and the served copy reads with its sessions.
@@ -177,7 +190,10 @@ async fn raw_json_is_kept_byte_for_byte() {
     let raw = r.raw.clone();
     store.put_records(DEFAULT_TENANT, vec![r]).await.unwrap();
     let all = ReadScope::All;
-    assert_eq!(store.get_version(&all, "raw", 3).await.unwrap().unwrap(), raw);
+    assert_eq!(
+        store.get_version(&all, "raw", 3).await.unwrap().unwrap(),
+        raw
+    );
     let view = store
         .read_record(
             &all,
@@ -205,11 +221,34 @@ async fn leases_have_one_holder_until_they_expire() {
     let ttl = 1_000_000;
     assert!(a.try_lease("sync:t1", "node-a", 0, ttl).await.unwrap());
     assert!(!b.try_lease("sync:t1", "node-b", 10, ttl).await.unwrap());
-    assert!(a.try_lease("sync:t1", "node-a", 20, ttl).await.unwrap(), "renewed");
-    assert!(b.try_lease("sync:t2", "node-b", 20, ttl).await.unwrap(), "another name");
-    assert!(!b.try_lease("sync:t1", "node-b", 20 + ttl - 1, ttl).await.unwrap());
-    assert!(b.try_lease("sync:t1", "node-b", 20 + ttl, ttl).await.unwrap(), "expired: taken over");
-    assert!(!a.try_lease("sync:t1", "node-a", 21 + ttl, ttl).await.unwrap());
+    assert!(
+        a.try_lease("sync:t1", "node-a", 20, ttl).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        b.try_lease("sync:t2", "node-b", 20, ttl).await.unwrap(),
+        "another name"
+    );
+    assert!(
+        !b.try_lease("sync:t1", "node-b", 20 + ttl - 1, ttl)
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.try_lease("sync:t1", "node-b", 20 + ttl, ttl)
+            .await
+            .unwrap(),
+        "expired: taken over"
+    );
+    assert!(
+        !a.try_lease("sync:t1", "node-a", 21 + ttl, ttl)
+            .await
+            .unwrap()
+    );
     b.release_lease("sync:t1", "node-b").await.unwrap();
-    assert!(a.try_lease("sync:t1", "node-a", 22 + ttl, ttl).await.unwrap());
+    assert!(
+        a.try_lease("sync:t1", "node-a", 22 + ttl, ttl)
+            .await
+            .unwrap()
+    );
 }

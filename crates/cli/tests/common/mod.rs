@@ -50,11 +50,13 @@ pub fn spawn_on(args: &[&str], store: &[&str], probe: &str) -> Server {
         .arg(format!("127.0.0.1:{port}"))
         .env("CALLRECORDS_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("CALLRECORDS_TEST_SERVER_STDERR").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(
+            if std::env::var_os("CALLRECORDS_TEST_SERVER_STDERR").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            },
+        )
         .spawn()
         .unwrap();
     let mut child = child;

@@ -352,7 +352,8 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         ));
         let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
         let (once, json) = (args.once, args.json);
-        running.spawn(async move { run_tenant(syncer, once, json, interval).await });
+        let store = store.clone();
+        running.spawn(async move { run_tenant(syncer, store, once, json, interval).await });
     }
     let mut ok = true;
     while let Some(r) = running.join_next().await {
@@ -376,18 +377,58 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How long a sync lease lasts without renewal: a node that dies mid-sweep hands its tenants over after this.
+const SYNC_LEASE: SignedDuration = SignedDuration::from_secs(60);
+
 /// Sweeps one tenant (once, or every `interval` until Ctrl-C); `Ok(false)` when a sweep reported errors.
+/// Several `sync` processes on one database take turns: a sweep runs only under the tenant's lease
+/// (`sync:TENANT`, renewed while it runs), so one of them at a time syncs a tenant.
 async fn run_tenant(
     syncer: Syncer,
+    store: Arc<dyn Store>,
     once: bool,
     json: bool,
     interval: SignedDuration,
 ) -> anyhow::Result<bool> {
     let tenant = syncer.tenant().to_string();
+    let lease = format!("sync:{tenant}");
+    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4());
+    let ttl_us = SYNC_LEASE.as_micros() as i64;
     loop {
-        let report = match syncer.sweep(Timestamp::now()).await {
+        let now = Timestamp::now().as_microsecond();
+        if !store.try_lease(&lease, &holder, now, ttl_us).await? {
+            eprintln!("sync {tenant}: another process holds its lease; not syncing it this round");
+            if once {
+                return Ok(true);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval.unsigned_abs()) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(true),
+            }
+            continue;
+        }
+        // Renew the lease while the sweep runs (a third of its life at a time).
+        let renew = {
+            let (store, lease, holder) = (store.clone(), lease.clone(), holder.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep((SYNC_LEASE / 3).unsigned_abs()).await;
+                    let now = Timestamp::now().as_microsecond();
+                    if !matches!(
+                        store.try_lease(&lease, &holder, now, ttl_us).await,
+                        Ok(true)
+                    ) {
+                        tracing::warn!(%lease, "sync lease lost or not renewed");
+                    }
+                }
+            })
+        };
+        let swept = syncer.sweep(Timestamp::now()).await;
+        renew.abort();
+        let report = match swept {
             Ok(r) => r,
             Err(e) => {
+                let _ = store.release_lease(&lease, &holder).await;
                 if once {
                     return Err(anyhow::anyhow!("sync {tenant}: {e}"));
                 }
@@ -398,11 +439,15 @@ async fn run_tenant(
         };
         print_report(&tenant, &report, json);
         if once {
+            store.release_lease(&lease, &holder).await?;
             return Ok(report.errors.is_empty());
         }
         tokio::select! {
             () = tokio::time::sleep(interval.unsigned_abs()) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(true),
+            _ = tokio::signal::ctrl_c() => {
+                let _ = store.release_lease(&lease, &holder).await;
+                return Ok(true);
+            }
         }
     }
 }

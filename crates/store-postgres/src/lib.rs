@@ -144,6 +144,20 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Of the errors of statements sent together (pipelined) in one transaction, the one that says what went
+/// wrong: once one fails, the others only report that the transaction is aborted (25P02), in whatever
+/// order they ran.
+pub(crate) fn first_cause(errors: impl IntoIterator<Item = Option<StoreError>>) -> StoreError {
+    let mut aborted = None;
+    for e in errors.into_iter().flatten() {
+        match &e {
+            StoreError::Backend(m) if m.ends_with("(25P02)") => aborted = aborted.or(Some(e)),
+            _ => return e,
+        }
+    }
+    aborted.unwrap_or_else(|| StoreError::Backend("a pipelined statement failed".into()))
+}
+
 pub(crate) trait SqlResult<T> {
     fn db(self) -> Result<T, StoreError>;
 }
@@ -274,25 +288,6 @@ impl PgStore {
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let c = self.client().await?;
         migrate::applied(&c).await
-    }
-
-    /// Claim (or renew) lease `name` for `holder` until `now_us + ttl_us`: true when `holder` has it now —
-    /// nobody held it, it expired, or `holder` already held it. One holder at a time, across nodes.
-    pub async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now_us: i64,
-        ttl_us: i64,
-    ) -> Result<bool, StoreError> {
-        let c = self.client().await?;
-        notifications::try_lease(&c, name, holder, now_us, ttl_us).await
-    }
-
-    /// Give lease `name` up if `holder` has it.
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        notifications::release_lease(&c, name, holder).await
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -552,6 +547,22 @@ impl Store for PgStore {
     ) -> Result<Vec<Notification>, StoreError> {
         let c = self.client().await?;
         notifications::list_notifications(&c, scope, subscription_id, limit).await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_us: i64,
+        ttl_us: i64,
+    ) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        notifications::try_lease(&c, name, holder, now_us, ttl_us).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        notifications::release_lease(&c, name, holder).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

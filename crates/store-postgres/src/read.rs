@@ -203,8 +203,10 @@ pub(crate) async fn read_record(
         }
     };
     let (head, sessions, participants) = tokio::join!(head_fut, sessions_fut, participants_fut);
-    let head = head?.map(|r| head_from_row(&r).0);
-    let (sessions, participants) = (sessions?, participants?);
+    let (head, sessions, participants) = match (head, sessions, participants) {
+        (Ok(h), Ok(s), Ok(p)) => (h.map(|r| head_from_row(&r).0), s, p),
+        (h, s, p) => return Err(crate::first_cause([h.err(), s.err(), p.err()])),
+    };
     let view = match (head, read.pin) {
         (Some(head), pin) if pin.is_none_or(|p| p == head.revision) => Some(RecordView {
             head,
@@ -397,7 +399,10 @@ pub(crate) async fn list_records(
     let tx = snapshot(c).await?;
     let params = refs(&params);
     let (rows, n) = tokio::join!(query(&tx, &sql, &params), count(&tx, scope, q));
-    let (rows, n) = (rows?, n?);
+    let (rows, n) = match (rows, n) {
+        (Ok(r), Ok(n)) => (r, n),
+        (r, n) => return Err(crate::first_cause([r.err(), n.err()])),
+    };
     tx.commit().await.db()?;
     Ok(RecordList {
         heads: rows.iter().map(|r| head_from_row(r).0).collect(),

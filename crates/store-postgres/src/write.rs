@@ -128,8 +128,11 @@ pub(crate) async fn put_batch(
          WHERE tenant = $1 AND record_id = ANY($2::text[])",
         &id_params,
     );
-    let (served_rows, seen_rows) = tokio::join!(served_rows, seen_rows);
-    let mut served: HashMap<String, Served> = served_rows?
+    let (served_rows, seen_rows) = match tokio::join!(served_rows, seen_rows) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => return Err(crate::first_cause([a.err(), b.err()])),
+    };
+    let mut served: HashMap<String, Served> = served_rows
         .iter()
         .map(|r| {
             (
@@ -144,7 +147,7 @@ pub(crate) async fn put_batch(
             )
         })
         .collect();
-    let mut seen: HashSet<(String, i64, Vec<u8>)> = seen_rows?
+    let mut seen: HashSet<(String, i64, Vec<u8>)> = seen_rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
@@ -491,10 +494,8 @@ async fn write_served(
         .await
     };
     // Sent together (pipelined): none depends on another's answer.
-    let (a, b, c, d) = tokio::join!(records, sessions, participants, filter_ids);
-    a?;
-    b?;
-    c?;
-    d?;
-    Ok(())
+    match tokio::join!(records, sessions, participants, filter_ids) {
+        (Ok(_), Ok(_), Ok(_), Ok(_)) => Ok(()),
+        (a, b, c, d) => Err(crate::first_cause([a.err(), b.err(), c.err(), d.err()])),
+    }
 }

@@ -21,6 +21,8 @@ callrecords_store_conformance::conformance_tests!(optional fresh, reopen);
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL-specific
 
+#[allow(unused_imports)]
+use callrecords_store::Store as _;
 use callrecords_store::{DEFAULT_TENANT, IncomingRecord, ReadScope, RecordRead, StoreError};
 use callrecords_store_postgres::PgStore;
 use serde_json::{Value, json};

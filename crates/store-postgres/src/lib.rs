@@ -141,7 +141,20 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     if e.is_closed() {
         return StoreError::Busy(format!("database connection lost: {e}"));
     }
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(with_causes(&e))
+}
+
+/// An error and its causes, `a: b: c` (tokio-postgres keeps the reason a TLS handshake or a connection
+/// failed in the source).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 /// Of the errors of statements sent together (pipelined) in one transaction, the one that says what went

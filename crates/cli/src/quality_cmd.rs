@@ -334,13 +334,13 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         _ => AnySink::Records(out),
     };
     runtime()?.block_on(async move {
-        let store = open(&args.data).await?;
-        let meta = store
-            .quality()
-            .context("no quality data")?
-            .quality_meta()
-            .await?;
-        let buildings = derive::buildings_of(meta.buildings.as_deref());
+        // Rows are derived from the records here; the quality tables only lend the building file, which a
+        // store without them (PostgreSQL) does not keep: rows then have no building columns.
+        let store = args.data.open().await?;
+        let buildings = match store.quality() {
+            Some(q) => derive::buildings_of(q.quality_meta().await?.buildings.as_deref()),
+            None => None,
+        };
         let mut q = RecordQuery {
             start_lower: from.map(|micros| Bound {
                 micros,

@@ -44,7 +44,8 @@ t0=$(now)
 t1=$(now)
 ours_rate=$(rate "$N" "$t0" "$t1")
 echo "import  peer COPY jsonb: $peer_rate records/s   callrecords import: $ours_rate records/s   ratio $(python3 -c "print(f'{$ours_rate/$peer_rate:.2f}')")x (goal >= 1.5x)"
-q "VACUUM ANALYZE bench_peer.records" >/dev/null
+psql -q "$URL" -c "VACUUM ANALYZE bench_peer.records"
+psql -q "$URL" -c "VACUUM ANALYZE"
 psql -q "$URL" -Atc "SELECT 'bytes: peer ' || pg_total_relation_size('bench_peer.records') || ', ours ' ||
   (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
    WHERE s.nspname = 'bench_ours' AND c.relkind = 'r')"

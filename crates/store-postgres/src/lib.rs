@@ -351,8 +351,8 @@ impl Store for PgStore {
         id: &str,
         read: &RecordRead,
     ) -> Result<Option<RecordView>, StoreError> {
-        let mut c = self.client().await?;
-        read::read_record(&mut c, scope, id, read).await
+        let c = self.client().await?;
+        read::read_record(&c, scope, id, read).await
     }
 
     async fn get_session(

@@ -145,90 +145,103 @@ async fn view_from_history<C: GenericClient>(
     view_of_stored_copy(row.get(0), id, row.get(1), revision, row.get(2), &raw, read).map(Some)
 }
 
+/// One statement (so one snapshot, one round trip): the served head, and the sessions and participants
+/// windows as arrays from correlated subqueries on the same key.
 pub(crate) async fn read_record(
-    c: &mut deadpool_postgres::Object,
+    c: &deadpool_postgres::Object,
     scope: &ReadScope,
     id: &str,
     read: &RecordRead,
 ) -> Result<Option<RecordView>, StoreError> {
-    let tx = snapshot(c).await?;
-    let mut hp: Vec<Param> = vec![Box::new(id.to_owned())];
-    let sc = scope_sql(scope, "r.tenant", &mut hp);
-    let served =
-        format!("SELECT r.rk FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
-    let head_sql =
-        format!("SELECT {HEAD_COLS} FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1");
-    // Sessions and participants of the served copy, by the same lookup as the head (sent together).
+    let mut params: Vec<Param> = vec![Box::new(id.to_owned())];
+    let sc = scope_sql(scope, "r.tenant", &mut params);
     let with_segments = read.with_segments;
-    let sessions_sql = format!(
-        "SELECT ordinal, json{} FROM sessions WHERE rk = ({served}) AND ordinal > ${} \
-         ORDER BY ordinal LIMIT ${}",
-        if with_segments {
-            ", segments_at, segments"
+    let mut window = |w: &Window, table: &str, cols: &[&str]| -> String {
+        params.push(Box::new(after_i64(w)));
+        let a = params.len();
+        params.push(Box::new(limit_i64(w.limit)));
+        let l = params.len();
+        cols.iter()
+            .map(|col| {
+                format!(
+                    ", ARRAY(SELECT x.{col} FROM {table} x WHERE x.rk = r.rk AND x.ordinal > ${a} \
+                     ORDER BY x.ordinal LIMIT ${l})"
+                )
+            })
+            .collect()
+    };
+    let mut extra = String::new();
+    if let Some(w) = &read.sessions {
+        let cols: &[&str] = if with_segments {
+            &["ordinal", "json", "segments_at", "segments"]
         } else {
-            ""
-        },
-        hp.len() + 1,
-        hp.len() + 2
+            &["ordinal", "json"]
+        };
+        extra.push_str(&window(w, "sessions", cols));
+    }
+    if let Some(w) = &read.participants {
+        extra.push_str(&window(w, "participants", &["ordinal", "json"]));
+    }
+    let sql = format!(
+        "SELECT {HEAD_COLS}{extra} FROM records r WHERE r.id = $1{sc} ORDER BY r.tenant LIMIT 1"
     );
-    let participants_sql = format!(
-        "SELECT ordinal, json FROM participants WHERE rk = ({served}) AND ordinal > ${} \
-         ORDER BY ordinal LIMIT ${}",
-        hp.len() + 1,
-        hp.len() + 2
-    );
-    let window_params = |w: &Window| -> Vec<Param> {
-        let mut p: Vec<Param> = vec![Box::new(id.to_owned())];
-        if let Some(t) = scope.tenant() {
-            p.push(Box::new(t.to_owned()));
+    let row = query_opt(c, &sql, &refs(&params)).await?;
+    let head = row.as_ref().map(|r| head_from_row(r).0);
+    match (head, read.pin) {
+        (Some(head), pin) if pin.is_none_or(|p| p == head.revision) => {
+            let Some(r) = row else { return Ok(None) };
+            let mut col = 11;
+            let mut sessions = Vec::new();
+            if read.sessions.is_some() {
+                let ords: Vec<i64> = r.get(col);
+                let jsons: Vec<String> = r.get(col + 1);
+                col += 2;
+                let (ats, segs): (Vec<Option<i64>>, Vec<Option<String>>) = if with_segments {
+                    let v = (r.get(col), r.get(col + 1));
+                    col += 2;
+                    v
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                for (i, (o, json)) in ords.into_iter().zip(jsons).enumerate() {
+                    let json = match (
+                        ats.get(i).copied().flatten(),
+                        segs.get(i).cloned().flatten(),
+                    ) {
+                        (Some(at), Some(seg)) if with_segments => {
+                            splice_segments(&json, &seg, usize::try_from(at).unwrap_or(0))
+                        }
+                        _ => json,
+                    };
+                    sessions.push(SessionRow {
+                        ordinal: to_u64(o),
+                        json,
+                    });
+                }
+            }
+            let mut participants = Vec::new();
+            if read.participants.is_some() {
+                let ords: Vec<i64> = r.get(col);
+                let jsons: Vec<String> = r.get(col + 1);
+                participants = ords
+                    .into_iter()
+                    .zip(jsons)
+                    .map(|(o, json)| ParticipantRow {
+                        ordinal: to_u64(o),
+                        json,
+                    })
+                    .collect();
+            }
+            Ok(Some(RecordView {
+                head,
+                sessions,
+                participants,
+            }))
         }
-        p.push(Box::new(after_i64(w)));
-        p.push(Box::new(limit_i64(w.limit)));
-        p
-    };
-    let sp = read.sessions.as_ref().map(window_params);
-    let pp = read.participants.as_ref().map(window_params);
-    let hp = refs(&hp);
-    let head_fut = query_opt(&tx, &head_sql, &hp);
-    let sessions_fut = async {
-        match &sp {
-            Some(p) => query(&tx, &sessions_sql, &refs(p)).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let participants_fut = async {
-        match &pp {
-            Some(p) => query(&tx, &participants_sql, &refs(p)).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (head, sessions, participants) = tokio::join!(head_fut, sessions_fut, participants_fut);
-    let (head, sessions, participants) = match (head, sessions, participants) {
-        (Ok(h), Ok(s), Ok(p)) => (h.map(|r| head_from_row(&r).0), s, p),
-        (h, s, p) => return Err(crate::first_cause([h.err(), s.err(), p.err()])),
-    };
-    let view = match (head, read.pin) {
-        (Some(head), pin) if pin.is_none_or(|p| p == head.revision) => Some(RecordView {
-            head,
-            sessions: sessions
-                .unwrap_or_default()
-                .iter()
-                .map(|r| session_from_row(r, with_segments))
-                .collect(),
-            participants: participants
-                .unwrap_or_default()
-                .iter()
-                .map(|r| ParticipantRow {
-                    ordinal: to_u64(r.get(0)),
-                    json: r.get(1),
-                })
-                .collect(),
-        }),
-        (_, Some(pin)) => view_from_history(&tx, scope, id, pin, read).await?,
-        (_, None) => None,
-    };
-    tx.commit().await.db()?;
-    Ok(view)
+        // A stored copy never changes: read outside the head's snapshot.
+        (_, Some(pin)) => view_from_history(c, scope, id, pin, read).await,
+        (_, None) => Ok(None),
+    }
 }
 
 pub(crate) async fn get_session<C: GenericClient>(

@@ -42,6 +42,29 @@ CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py \
   tests/interop/test_metrics.py
 
+# The same SDK checks against a server on PostgreSQL, when a database is given (CI gives its throw-away one).
+if [[ -n "${CALLRECORDS_INTEROP_DATABASE_URL:-}" ]]; then
+  schema="interop_$$"
+  psql -q -v ON_ERROR_STOP=1 "$CALLRECORDS_INTEROP_DATABASE_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema"
+  sep='?'; [[ "$CALLRECORDS_INTEROP_DATABASE_URL" == *\?* ]] && sep='&'
+  db="$CALLRECORDS_INTEROP_DATABASE_URL${sep}options=-csearch_path%3D$schema"
+  "$bin" import --database-url "$db" "$work/gen.ndjson" "$work/big.ndjson" \
+    tests/fixtures/graph/examples/v1.0__callrecords-callrecord-get__response-1.json >/dev/null
+  "$bin" gen --kind pstnCall --count 2300 --seed 5 | "$bin" import --database-url "$db" --kind pstnCall - >/dev/null
+  "$bin" gen --kind smsLog --count 50 --seed 5 | "$bin" import --database-url "$db" --kind smsLog - >/dev/null
+  kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+  "$bin" serve --database-url "$db" --listen "127.0.0.1:$port" 2>"$work/server-pg.log" &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "interop on PostgreSQL (schema $schema)"
+  CALLRECORDS_URL="http://127.0.0.1:$port" CALLRECORDS_WORK="$work" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/interop/test_sdk.py
+  psql -q "$CALLRECORDS_INTEROP_DATABASE_URL" -c "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE"
+fi
+
 # Subscriptions through GraphServiceClient against `serve --fake` (frozen clock; the test advances it).
 fake_port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$bin" serve --fake --speed 0 --rate 0.2 --start 2026-01-05T08:00:00Z --seed 4 --data "$work/fake" \

@@ -1,4 +1,6 @@
-//! Integration tests of the Graph routes, in process (`tower::ServiceExt::oneshot`) over a temp-dir SQLite store.
+//! Integration tests of the Graph routes, in process (`tower::ServiceExt::oneshot`) over a temp-dir SQLite store,
+//! or — with `CALLRECORDS_TEST_BACKEND=postgres` and `CALLRECORDS_TEST_DATABASE_URL` — over a schema of its own
+//! per test on PostgreSQL (CI runs them both ways).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,30 +23,55 @@ fn examples_dir() -> std::path::PathBuf {
 }
 
 struct Env {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<Arc<callrecords_store_postgres::testing::TestSchema>>,
+    store: Arc<dyn Store>,
     app: Router,
 }
 
-fn env_with(config: Config) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+/// Whether these tests run on PostgreSQL (`CALLRECORDS_TEST_BACKEND=postgres`).
+fn on_postgres() -> bool {
+    std::env::var("CALLRECORDS_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+async fn env_with(config: Config) -> Env {
+    let (dir, schema, store): (_, _, Arc<dyn Store>) = if on_postgres() {
+        let url = callrecords_store_postgres::testing::test_database_url("api tests")
+            .expect("CALLRECORDS_TEST_BACKEND=postgres needs CALLRECORDS_TEST_DATABASE_URL");
+        let schema = callrecords_store_postgres::testing::TestSchema::new(&url);
+        let store = Arc::new(schema.open().await);
+        (None, Some(Arc::new(schema)), store)
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        (Some(dir), None, store)
+    };
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
     };
     Env {
         _dir: dir,
+        _schema: schema,
         store,
         app: app(state),
     }
 }
 
-fn env() -> Env {
-    env_with(Config::default())
+async fn env() -> Env {
+    env_with(Config::default()).await
 }
 
 impl Env {
+    /// Another store on the same data: what another process (`callrecords import`, another node) has.
+    async fn reopen(&self) -> Arc<dyn Store> {
+        match (&self._dir, &self._schema) {
+            (Some(dir), _) => Arc::new(SqliteStore::open(dir.path()).unwrap()),
+            (None, Some(schema)) => Arc::new(schema.open().await),
+            (None, None) => unreachable!("an Env has a directory or a schema"),
+        }
+    }
+
     async fn put(&self, records: Vec<Value>) {
         let batch = records
             .into_iter()
@@ -195,7 +222,7 @@ fn record(id: &str, start: &str, end: &str) -> Value {
 // The official examples, replayed.
 
 async fn replay_get(ver: &str, n: u32, query: &str) {
-    let e = env();
+    let e = env().await;
     let expected = example(&format!(
         "{ver}__callrecords-callrecord-get__response-{n}.json"
     ));
@@ -241,7 +268,7 @@ async fn example_list_records() {
     ];
     for ver in ["v1.0", "beta"] {
         for (n, query) in cases {
-            let e = env();
+            let e = env().await;
             let expected = example(&format!(
                 "{ver}__callrecords-cloudcommunications-list-callrecords__response-{n}.json"
             ));
@@ -268,7 +295,7 @@ async fn example_list_records() {
 async fn example_list_sessions() {
     for ver in ["v1.0", "beta"] {
         for (n, query) in [(1, ""), (2, "?$expand=segments")] {
-            let e = env();
+            let e = env().await;
             let expected = example(&format!(
                 "{ver}__callrecords-callrecord-list-sessions__response-{n}.json"
             ));
@@ -292,7 +319,7 @@ async fn example_list_sessions() {
 #[tokio::test]
 async fn example_list_participants() {
     for ver in ["v1.0", "beta"] {
-        let e = env();
+        let e = env().await;
         let expected = example(&format!(
             "{ver}__callrecords-callrecord-list-participants_v2__response-1.json"
         ));
@@ -372,7 +399,7 @@ async fn example_functions() {
         ),
     ];
     for (ver, file, kind, call) in cases {
-        let e = env();
+        let e = env().await;
         let expected = example(&format!(
             "{ver}__callrecords-callrecord-{file}__response-1.json"
         ));
@@ -402,7 +429,7 @@ async fn example_functions() {
 
 #[tokio::test]
 async fn list_paging_and_top_and_count() {
-    let e = env();
+    let e = env().await;
     let mut recs = Vec::new();
     for i in 0..130 {
         let start = format!("2024-01-01T00:{:02}:{:02}Z", i / 60, i % 60);
@@ -499,7 +526,7 @@ async fn list_paging_and_top_and_count() {
 
 #[tokio::test]
 async fn skiptoken_survives_ingest() {
-    let e = env();
+    let e = env().await;
     let recs = (0..70)
         .map(|i| {
             let s = format!("2024-01-01T01:{:02}:{:02}Z", i / 60, i % 60);
@@ -521,7 +548,7 @@ async fn skiptoken_survives_ingest() {
 
 #[tokio::test]
 async fn nested_paging_sessions_and_participants() {
-    let e = env();
+    let e = env().await;
     let id = "big-record";
     let mut rec = record(id, "2024-02-01T00:00:00Z", "2024-02-01T01:00:00Z");
     rec["sessions"] = Value::Array(
@@ -692,7 +719,7 @@ async fn nested_paging_sessions_and_participants() {
 
 #[tokio::test]
 async fn prefer_enums_and_nulls() {
-    let e = env();
+    let e = env().await;
     let mut rec = record("acs", "2024-03-01T00:00:00Z", "2024-03-01T00:10:00Z");
     rec["sessions"] = json!([{
         "id": "s1",
@@ -767,7 +794,7 @@ async fn prefer_enums_and_nulls() {
 
 #[tokio::test]
 async fn errors_and_headers() {
-    let e = env();
+    let e = env().await;
     e.put(vec![record(
         "r1",
         "2024-01-01T00:00:00Z",
@@ -879,7 +906,7 @@ async fn errors_and_headers() {
 
 #[tokio::test]
 async fn compression_and_snapshots() {
-    let e = env();
+    let e = env().await;
     e.put(vec![record(
         "r1",
         "2024-01-01T00:00:00Z",
@@ -913,7 +940,8 @@ async fn retention() {
     let e = env_with(Config {
         graph_retention: true,
         ..Config::default()
-    });
+    })
+    .await;
     let now = jiff::Timestamp::now();
     let recent = (now - jiff::SignedDuration::from_hours(24)).to_string();
     let old = (now - jiff::SignedDuration::from_hours(24 * 31)).to_string();
@@ -939,7 +967,7 @@ async fn retention() {
 
 #[tokio::test]
 async fn functions_rules_and_paging() {
-    let e = env();
+    let e = env().await;
     let rows: Vec<Value> = (0..2500)
         .map(|i| {
             json!({"id": format!("row-{i}"), "startDateTime": format!("2023-01-{:02}T{:02}:{:02}:00Z", 1 + i / 1000, (i / 60) % 24, i % 60)})
@@ -1016,7 +1044,7 @@ async fn functions_rules_and_paging() {
 #[tokio::test]
 async fn metadata_documents() {
     use callrecords_model::schema::{ENUMS, TYPES};
-    let e = env();
+    let e = env().await;
     for (ver, beta) in [("v1.0", false), ("beta", true)] {
         let r = e.get(&format!("/{ver}/$metadata")).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -1142,7 +1170,12 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+        // Each case makes a fresh store: a schema of its own on PostgreSQL (~0.1 s), where the parsing this
+        // fuzzes is the same, so fewer cases there.
+        #![proptest_config(ProptestConfig {
+            cases: if on_postgres() { 40 } else { 400 },
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn no_5xx(path in 0..PATHS.len(), opts in proptest::collection::vec(0..OPTIONS.len(), 0..4),
                   edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
@@ -1174,7 +1207,7 @@ mod fuzz {
     }
 
     async fn shared_env() -> Env {
-        let e = env();
+        let e = env().await;
         let mut rec = record("r1", "2024-01-01T00:00:00Z", "2024-01-01T00:10:00Z");
         rec["sessions"] = json!([{"id": "s1", "segments": [{"id": "g1"}]}]);
         rec["participants_v2"] = json!([{"id": "p1"}]);
@@ -1217,7 +1250,7 @@ mod ingest {
 
     #[tokio::test]
     async fn ndjson_with_bad_lines_keeps_the_good_ones() {
-        let env = env();
+        let env = env().await;
         let body = concat!(
             "{\"id\":\"a\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
             "{\"id\":\"b\",\"version\":1,\"sessions\":[{\"modalities\":\"audio\"}]}\n",
@@ -1276,7 +1309,7 @@ mod ingest {
     #[tokio::test]
     async fn pages_gzip_and_log_rows() {
         use std::io::Write;
-        let env = env();
+        let env = env().await;
         let page = example("v1.0__callrecords-callrecord-getpstncalls__response-1.json");
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(page.to_string().as_bytes()).unwrap();
@@ -1328,7 +1361,8 @@ mod ingest {
         let env = env_with(Config {
             ingest_limit: 4096,
             ..Config::default()
-        });
+        })
+        .await;
         env.post("/ingest/callRecords", b"not json at all".to_vec(), &[])
             .await
             .assert_error(StatusCode::BAD_REQUEST, "BadRequest");
@@ -1399,7 +1433,8 @@ mod cache {
     fn fresh_app(e: &Env) -> Env {
         let store = e.store.clone();
         Env {
-            _dir: tempfile::tempdir().unwrap(),
+            _dir: None,
+            _schema: None,
             app: app(AppState {
                 store: store.clone(),
                 config: Arc::new(Config::default()),
@@ -1417,7 +1452,7 @@ mod cache {
 
     #[tokio::test]
     async fn cached_answers_are_byte_identical_with_their_own_request_ids() {
-        let e = env();
+        let e = env().await;
         e.put(vec![with_sessions("c1", 1, "one")]).await;
         for uri in [EXPAND, SESSIONS, FILTER, "/beta/$metadata"] {
             let first = e.get_h(uri, &[("client-request-id", "abc")]).await;
@@ -1440,7 +1475,7 @@ mod cache {
 
     #[tokio::test]
     async fn a_put_through_the_store_is_seen_at_once() {
-        let e = env();
+        let e = env().await;
         e.put(vec![with_sessions("c1", 1, "one")]).await;
         for uri in [EXPAND, SESSIONS, FILTER] {
             assert_eq!(e.get(uri).await.status, StatusCode::OK);
@@ -1481,14 +1516,14 @@ mod cache {
 
     #[tokio::test]
     async fn a_write_by_another_store_on_the_same_directory_is_seen() {
-        let e = env();
+        let e = env().await;
         e.put(vec![with_sessions("c1", 1, "one")]).await;
         for uri in [EXPAND, SESSIONS, FILTER] {
             assert_eq!(e.get(uri).await.status, StatusCode::OK);
             assert_eq!(e.get(uri).await.status, StatusCode::OK);
         }
         // As `callrecords import` would, from another process.
-        let other = SqliteStore::open(e._dir.path()).unwrap();
+        let other = e.reopen().await;
         let v2 = with_sessions("c1", 2, "two");
         other
             .put_records(
@@ -1512,7 +1547,7 @@ mod cache {
 
     #[tokio::test]
     async fn prefer_and_host_headers_do_not_share_entries() {
-        let e = env();
+        let e = env().await;
         e.put(vec![with_sessions("c1", 1, "one")]).await;
         let plain = e.get(SESSIONS).await;
         let paged = e
@@ -1557,7 +1592,8 @@ mod cache {
         let e = env_with(Config {
             graph_retention: true,
             ..Config::default()
-        });
+        })
+        .await;
         let recent = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
@@ -1591,7 +1627,7 @@ mod snapshots {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn expanded_get_never_mixes_versions_under_writes() {
         const VERSIONS: i64 = 150;
-        let e = Arc::new(env());
+        let e = Arc::new(env().await);
         e.put(vec![versioned(1, 3)]).await;
         let writer = {
             let e = e.clone();
@@ -1643,7 +1679,7 @@ mod snapshots {
     /// GET sees version 2.
     #[tokio::test]
     async fn a_sessions_next_link_pages_the_version_it_was_issued_for() {
-        let e = env();
+        let e = env().await;
         e.put(vec![versioned(1, 150)]).await;
         let first = e
             .get("/v1.0/communications/callRecords/snap/sessions")
@@ -1684,7 +1720,7 @@ mod metrics {
 
     #[tokio::test]
     async fn metrics_count_the_workload_by_route_template_and_outcome() {
-        let env = env();
+        let env = env().await;
         let body = concat!(
             "{\"id\":\"m1\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",
             "{\"id\":\"m2\",\"version\":1,\"startDateTime\":\"2026-01-05T10:00:00Z\"}\n",

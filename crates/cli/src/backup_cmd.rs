@@ -46,6 +46,10 @@ fn describe(s: &BackupSummary) -> String {
 }
 
 pub fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.data.database_url.is_none(),
+        "backup copies the embedded SQLite store; for PostgreSQL use pg_dump (docs/backup.md)"
+    );
     let dir = &args.data.data;
     anyhow::ensure!(
         dir.join(callrecords_store_sqlite::DB_FILE).exists(),
@@ -65,6 +69,10 @@ pub fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.data.database_url.is_none(),
+        "restore puts back an embedded SQLite store; for PostgreSQL use pg_restore (docs/backup.md)"
+    );
     let done = restore(&args.file, &args.data.data, args.replace).context("restore failed")?;
     if let Some(aside) = &done.moved_aside {
         println!("the store that was there is kept as {}", aside.display());

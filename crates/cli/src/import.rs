@@ -8,11 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use callrecords_ingest::{BatchLimits, IngestOptions, Ingestor, OutcomeKind};
 use callrecords_model::reader::{RecordKind, collect_inputs};
 use callrecords_store::Store;
-use callrecords_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::DataArgs;
@@ -54,9 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let inputs = collect_inputs(&args.paths)?;
     let total_bytes: Option<u64> = inputs.iter().map(|i| i.size()).sum();
-    let store = SqliteStore::open(&args.data.data)
-        .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    // The store's runtime (PostgreSQL's connections and poller live on it), made before the store is opened.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store: Arc<dyn Store> = runtime.block_on(args.data.open())?;
 
     let bar = if std::io::stderr().is_terminal() {
         let bar = match total_bytes {
@@ -84,9 +84,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let ingestor = Ingestor::new(store, opts);
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     // Each batch is durable before it is reported; on a failure the batches before it stay stored.
     let tally = runtime.block_on(ingestor.ingest_inputs(inputs, |batch| {
         for r in &batch.results {

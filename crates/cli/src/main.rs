@@ -48,7 +48,8 @@ enum LogFormat {
     Json,
 }
 
-/// Where the embedded store lives.
+/// Where the store lives: the embedded SQLite store in a directory (`--data`), or a PostgreSQL database
+/// (`--database-url postgres://…`). Every command opens it through [`DataArgs::open`].
 #[derive(Debug, clap::Args)]
 pub struct DataArgs {
     /// Data directory of the embedded SQLite store.
@@ -58,6 +59,45 @@ pub struct DataArgs {
         default_value = "./callrecords-data"
     )]
     pub data: PathBuf,
+    /// A PostgreSQL database instead of the SQLite directory: `postgres://user:pass@host:port/db`
+    /// (`?sslmode=require` for TLS; `&options=-csearch_path%3Dschema` for a schema of its own).
+    #[arg(
+        long = "database-url",
+        env = "CALLRECORDS_DATABASE_URL",
+        conflicts_with = "data"
+    )]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    /// Open the store these arguments name (PostgreSQL when a database URL is given, else SQLite in `dir`).
+    pub async fn open_in(
+        &self,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<dyn callrecords_store::Store>> {
+        use anyhow::Context as _;
+        match self.database_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                if !callrecords_store_postgres::is_postgres_url(url) {
+                    anyhow::bail!("--database-url must start with postgres:// or postgresql://");
+                }
+                let store = callrecords_store_postgres::PgStore::connect(url)
+                    .await
+                    .context("opening the PostgreSQL store (--database-url)")?;
+                Ok(std::sync::Arc::new(store))
+            }
+            None => {
+                let store = callrecords_store_sqlite::SqliteStore::open(dir)
+                    .with_context(|| format!("opening the store in {}", dir.display()))?;
+                Ok(std::sync::Arc::new(store))
+            }
+        }
+    }
+
+    /// Open the store these arguments name.
+    pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn callrecords_store::Store>> {
+        self.open_in(&self.data).await
+    }
 }
 
 #[derive(Debug, Subcommand)]

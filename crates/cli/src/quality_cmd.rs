@@ -10,8 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use callrecords_api::derive;
 use callrecords_quality::export::{CsvWriter, ExportRow, NdjsonWriter, ParquetWriter};
-use callrecords_store::{Bound, ListCursor, ReadScope, RecordQuery, Store};
-use callrecords_store_sqlite::SqliteStore;
+use callrecords_store::{Bound, ListCursor, ReadScope, RecordQuery};
 use serde_json::Value;
 
 use crate::DataArgs;
@@ -22,9 +21,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn open(data: &DataArgs) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&data.data)
-        .with_context(|| format!("opening the store in {}", data.data.display()))
+async fn open(data: &DataArgs) -> anyhow::Result<std::sync::Arc<dyn callrecords_store::Store>> {
+    let store = data.open().await?;
+    if store.quality().is_none() {
+        anyhow::bail!(
+            "this store keeps no call-quality tables (the PostgreSQL store does not yet); use --data"
+        );
+    }
+    Ok(store)
 }
 
 /// Arguments of `quality`.
@@ -97,12 +101,12 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async move {
         if let Some(QualityAction::Rebuild(r)) = args.action {
-            let store = open(&r.data)?;
-            let n = derive::rebuild(&store).await?;
+            let store = open(&r.data).await?;
+            let n = derive::rebuild(&*store).await?;
             eprintln!("quality rebuilt from {n} changes");
             return Ok(ExitCode::SUCCESS);
         }
-        let store = open(&args.data)?;
+        let store = open(&args.data).await?;
         let mut q = HashMap::new();
         if let Some(s) = &args.since {
             q.insert("from".to_owned(), s.clone());
@@ -116,7 +120,7 @@ pub fn run_quality(args: QualityArgs) -> anyhow::Result<ExitCode> {
         if let Some(k) = &args.kind {
             q.insert("kind".to_owned(), k.clone());
         }
-        let v = callrecords_api::analytics::summary_json(&store, &ReadScope::All, &q)
+        let v = callrecords_api::analytics::summary_json(&*store, &ReadScope::All, &q)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let mut out = std::io::stdout().lock();
@@ -238,8 +242,8 @@ pub fn run_buildings(args: BuildingsArgs) -> anyhow::Result<ExitCode> {
         }
     };
     runtime()?.block_on(async move {
-        let store = open(&data)?;
-        derive::put_buildings(&store, text).await?;
+        let store = open(&data).await?;
+        derive::put_buildings(&*store, text).await?;
         eprintln!("{} building rows imported", map.buildings().len());
         Ok(ExitCode::SUCCESS)
     })
@@ -330,13 +334,13 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         _ => AnySink::Records(out),
     };
     runtime()?.block_on(async move {
-        let store = open(&args.data)?;
-        let meta = store
-            .quality()
-            .context("no quality data")?
-            .quality_meta()
-            .await?;
-        let buildings = derive::buildings_of(meta.buildings.as_deref());
+        // Rows are derived from the records here; the quality tables only lend the building file, which a
+        // store without them (PostgreSQL) does not keep: rows then have no building columns.
+        let store = args.data.open().await?;
+        let buildings = match store.quality() {
+            Some(q) => derive::buildings_of(q.quality_meta().await?.buildings.as_deref()),
+            None => None,
+        };
         let mut q = RecordQuery {
             start_lower: from.map(|micros| Bound {
                 micros,
@@ -356,7 +360,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             q.after = Some(ListCursor::of(last));
             for head in &page.heads {
                 let scope = ReadScope::Tenant(head.tenant.clone());
-                let Some(view) = derive::read_view(&store, &scope, &head.id).await? else {
+                let Some(view) = derive::read_view(&*store, &scope, &head.id).await? else {
                     continue;
                 };
                 match &mut sink {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use callrecords_api::{AppState, Config};
-use callrecords_store_sqlite::SqliteStore;
 
 use crate::DataArgs;
 
@@ -48,9 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             args.data.data.clone()
         };
-        let store = SqliteStore::open(&data)
-            .with_context(|| format!("opening the store in {}", data.display()))?;
-        let store: Arc<dyn callrecords_store::Store> = Arc::new(store);
+        let store: Arc<dyn callrecords_store::Store> = args.data.open_in(&data).await?;
         let (webhooks, drop_changes) = args.notify.start(store.clone(), fake_cfg.is_some())?;
         let state = AppState {
             store: store.clone(),
@@ -95,9 +92,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "callrecords --fake: token endpoint {scheme}://{addr}/{{tenant}}/oauth2/v2.0/token"
             );
         }
+        let location = match &args.data.database_url {
+            Some(_) => "PostgreSQL (--database-url)".to_owned(),
+            None => data.display().to_string(),
+        };
         tracing::info!(
-            "callrecords serving {scheme}://{addr}/v1.0/communications/callRecords (data: {})",
-            data.display()
+            "callrecords serving {scheme}://{addr}/v1.0/communications/callRecords (data: {location})"
         );
         crate::listen::serve(listener, app, tls, args.limits, shutdown_signal()).await?;
         tracing::info!("callrecords stopped");

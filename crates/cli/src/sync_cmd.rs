@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use callrecords_store::{ReadScope, Store};
-use callrecords_store_sqlite::SqliteStore;
 use callrecords_sync::{
     Budgets, Credential, GraphClient, Limits, PushOptions, RetryPolicy, SweepOptions, SweepReport,
     Syncer, TenantState, TokenSource,
@@ -350,10 +349,7 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         "--interval",
         args.interval.as_deref().unwrap_or(default_interval),
     )?;
-    let data = &args.data.data;
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = args.data.open().await?;
     let http = callrecords_sync::http_client()?;
     // A progress bar per tenant on a terminal; otherwise only the summary line per sweep.
     let bars = std::io::stderr()
@@ -382,7 +378,10 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
         ));
         let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
         let (once, json, push, bars) = (args.once, args.json, push.clone(), bars.clone());
-        running.spawn(async move { run_tenant(syncer, once, json, interval, push, bars).await });
+        let store = store.clone();
+        running.spawn(
+            async move { run_tenant(syncer, store, once, json, interval, push, bars).await },
+        );
     }
     // 1: a sweep reported errors; 2: a tenant could not be synced at all (credentials refused, permission
     // missing, store unavailable), as docs/sync.md says.
@@ -445,10 +444,17 @@ async fn push_loop(syncer: Syncer, opts: PushOptions, wake: Arc<tokio::sync::Not
     }
 }
 
-/// Sweeps one tenant (once, or every `interval` until Ctrl-C, with the push task when `push`);
-/// `Ok(false)` when a sweep reported errors.
+/// How long a sync lease lasts without renewal: a node that dies mid-sweep hands its tenants over after this.
+const SYNC_LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+/// Sweeps one tenant (once, or every `interval` until Ctrl-C, with the push task when `push`); `Ok(false)`
+/// when a sweep reported errors. Several `sync` processes on one database take turns: a sweep runs only
+/// under the tenant's lease (`sync:TENANT`, renewed while it runs), so one of them at a time sweeps a
+/// tenant. (The push task drains the inbox without the lease: an entry is removed only after its record is
+/// committed, and a record fetched twice is a duplicate, so two drainers cost requests, not correctness.)
 async fn run_tenant(
     syncer: Syncer,
+    store: Arc<dyn Store>,
     once: bool,
     json: bool,
     interval: SignedDuration,
@@ -461,9 +467,41 @@ async fn run_tenant(
         let task = tokio::spawn(push_loop(syncer.clone(), p, wake.clone()));
         AbortOnDrop(task)
     });
+    let lease = format!("sync:{tenant}");
+    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4());
+    let ttl_us = SYNC_LEASE.as_micros() as i64;
     loop {
+        let now = Timestamp::now().as_microsecond();
+        if !store.try_lease(&lease, &holder, now, ttl_us).await? {
+            eprintln!("sync {tenant}: another process holds its lease; not syncing it this round");
+            if once {
+                return Ok(true);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval.unsigned_abs()) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(true),
+            }
+            continue;
+        }
+        // Renew the lease while the sweep runs (a third of its life at a time).
+        let renew = {
+            let (store, lease, holder) = (store.clone(), lease.clone(), holder.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep((SYNC_LEASE / 3).unsigned_abs()).await;
+                    let now = Timestamp::now().as_microsecond();
+                    if !matches!(
+                        store.try_lease(&lease, &holder, now, ttl_us).await,
+                        Ok(true)
+                    ) {
+                        tracing::warn!(%lease, "sync lease lost or not renewed");
+                    }
+                }
+            })
+        };
         let bar = bars.as_ref().map(|m| progress_bar(m, &syncer));
         let swept = syncer.sweep(Timestamp::now()).await;
+        renew.abort();
         if let Some((bar, ticker)) = bar {
             ticker.abort();
             bar.finish_and_clear();
@@ -471,6 +509,7 @@ async fn run_tenant(
         let report = match swept {
             Ok(r) => r,
             Err(e) => {
+                let _ = store.release_lease(&lease, &holder).await;
                 if once {
                     return Err(anyhow::anyhow!("sync {tenant}: {e}"));
                 }
@@ -481,12 +520,16 @@ async fn run_tenant(
         };
         print_report(&tenant, &report, json);
         if once {
+            store.release_lease(&lease, &holder).await?;
             return Ok(report.errors.is_empty());
         }
         tokio::select! {
             () = tokio::time::sleep(interval.unsigned_abs()) => {}
             () = wake.notified() => {}
-            _ = tokio::signal::ctrl_c() => return Ok(true),
+            _ = tokio::signal::ctrl_c() => {
+                let _ = store.release_lease(&lease, &holder).await;
+                return Ok(true);
+            }
         }
     }
 }
@@ -569,9 +612,7 @@ fn print_report(tenant: &str, r: &SweepReport, json: bool) {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let data = &args.data.data;
-    let store = SqliteStore::open(data)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let store = args.data.open().await?;
     let rows = store.list_sync_states(&ReadScope::All).await?;
     let now = Timestamp::now();
     let mut out = Vec::new();
@@ -594,7 +635,10 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if out.is_empty() {
-        println!("no tenant was synced into {}", data.display());
+        match &args.data.database_url {
+            Some(_) => println!("no tenant was synced into the database"),
+            None => println!("no tenant was synced into {}", args.data.data.display()),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!(

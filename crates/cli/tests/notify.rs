@@ -446,3 +446,188 @@ fn serve_fake_notifies_the_records_an_advance_publishes() {
     let (status, _) = http(s.1, "POST", "/fake/revoke?tenant=nope", &[], "").unwrap();
     assert_eq!(status, 400);
 }
+
+// ---- two `serve` nodes on one PostgreSQL database ------------------------------------------------------
+
+/// The records of `gen --count n --seed seed --small`, as NDJSON lines.
+fn gen_lines(n: usize, seed: u32) -> Vec<String> {
+    let out = bin()
+        .args([
+            "gen",
+            "--count",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--small",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn ids_of(lines: &[String]) -> BTreeSet<String> {
+    lines
+        .iter()
+        .map(|l| json_of(l)["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ingest(port: u16, lines: &[String]) {
+    for chunk in lines.chunks(5) {
+        let h = [("Content-Type", "application/x-ndjson")];
+        let (status, body) =
+            http(port, "POST", "/ingest/callRecords", &h, &chunk.join("\n")).unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// Two `serve` processes on one PostgreSQL schema behave as one service: a record ingested on A reads on B;
+/// a newer version written on A replaces what B had cached within the poll interval (measured); every
+/// notification is delivered once across both nodes; and after node A is killed with SIGKILL while every
+/// notification is pending, node B delivers them all. Skipped (saying so) without
+/// `CALLRECORDS_TEST_DATABASE_URL`.
+#[test]
+fn two_nodes_on_one_database_behave_as_one_service() {
+    use callrecords_store_postgres::testing::{TestSchema, test_database_url};
+    let Some(url) = test_database_url("two_nodes_on_one_database_behave_as_one_service") else {
+        return;
+    };
+    let schema = TestSchema::new(&url);
+    // Create and migrate the schema once, before the nodes start.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { drop(schema.open().await) });
+    let db = schema.url_with_schema();
+    let store = ["--database-url", db.as_str()];
+    let args = [
+        "serve",
+        "--delivery-backoff",
+        "200ms",
+        "--delivery-lease",
+        "1s",
+    ];
+    let mut a = common::spawn_on(&args, &store, "/healthz");
+    let b = common::spawn_on(&args, &store, "/healthz");
+
+    let receiver = Receiver::default();
+    let hook = receiver.start();
+    let (status, body) = http(
+        a.1,
+        "POST",
+        "/v1.0/subscriptions",
+        &[],
+        &subscription_body(&hook),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let sub = json_of(&body)["id"].as_str().unwrap().to_owned();
+    // The subscription made on A is B's too.
+    let (status, _) = http(b.1, "GET", &format!("/v1.0/subscriptions/{sub}"), &[], "").unwrap();
+    assert_eq!(status, 200);
+
+    // Ingest on A, read on B.
+    let first = gen_lines(20, 31);
+    let first_ids = ids_of(&first);
+    ingest(a.1, &first);
+    for id in &first_ids {
+        let (status, body) = http(
+            b.1,
+            "GET",
+            &format!("/v1.0/communications/callRecords/{id}?$expand=sessions"),
+            &[],
+            "",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // A newer version written on A replaces the copy B has cached, within the poll interval.
+    let id = first_ids.iter().next().unwrap().clone();
+    let path = format!("/v1.0/communications/callRecords/{id}");
+    let (_, body) = http(b.1, "GET", &path, &[], "").unwrap();
+    let mut v2 = json_of(&body);
+    let (_, again) = http(b.1, "GET", &path, &[], "").unwrap();
+    assert_eq!(again, body, "B answers from its cache");
+    v2["version"] = json!(v2["version"].as_i64().unwrap() + 1);
+    v2.as_object_mut().unwrap().remove("@odata.context");
+    let written = Instant::now();
+    ingest(a.1, &[v2.to_string()]);
+    let stale_for = loop {
+        let (_, body) = http(b.1, "GET", &path, &[], "").unwrap();
+        if json_of(&body)["version"] == v2["version"] {
+            break written.elapsed();
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(5),
+            "B kept the old version"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    eprintln!("node B served the new version {stale_for:?} after node A acknowledged it");
+
+    // Every notification once across both nodes (the v2 update is not subscribed: created only).
+    let by_id = receiver.wait_for(&first_ids, 60);
+    let got: BTreeSet<String> = by_id
+        .values()
+        .map(|i| i["resourceData"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, first_ids);
+    std::thread::sleep(Duration::from_millis(1500)); // a second delivery would show by now
+    assert_eq!(
+        receiver.items().len(),
+        first_ids.len(),
+        "a notification was delivered twice"
+    );
+    for item in by_id.values() {
+        check_shape(item, &sub, "00000000-0000-0000-0000-000000000000");
+    }
+
+    // The receiver goes down; records ingested on B; A is killed with everything pending.
+    receiver.failing.store(true, Ordering::SeqCst);
+    let second = gen_lines(20, 32);
+    let second_ids = ids_of(&second);
+    assert!(second_ids.is_disjoint(&first_ids));
+    ingest(b.1, &second);
+    let deliveries = format!("/admin/subscriptions/{sub}/deliveries");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = http(a.1, "GET", &deliveries, &[], "").unwrap();
+        let v = json_of(&body);
+        if v["pending"] == second_ids.len() as u64 && receiver.refused.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "notifications not queued: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.0.kill().unwrap(); // SIGKILL
+    a.0.wait().unwrap();
+    let before = receiver.items().len();
+    receiver.failing.store(false, Ordering::SeqCst);
+    let by_id = receiver.wait_for(&second_ids, 60);
+    let got: BTreeSet<String> = by_id
+        .values()
+        .map(|i| i["resourceData"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(second_ids.is_subset(&got), "B did not deliver what A left");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        receiver.items().len() - before,
+        second_ids.len(),
+        "after the kill, each pending notification arrived once"
+    );
+    let (_, body) = http(b.1, "GET", &deliveries, &[], "").unwrap();
+    let v = json_of(&body);
+    assert_eq!(v["pending"], 0, "{v}");
+    assert_eq!(
+        v["delivered"],
+        (first_ids.len() + second_ids.len()) as u64,
+        "{v}"
+    );
+    drop(b);
+}

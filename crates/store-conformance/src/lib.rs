@@ -11,6 +11,8 @@
 //! ```
 //!
 //! The second element of `fresh`'s tuple (a temp dir, a throw-away database) lives until the case ends.
+//! A backend that needs a server (PostgreSQL) writes `conformance_tests!(optional fresh, reopen)` with a
+//! `fresh` returning `Option<(…)>`: `None` skips the case (and `fresh` prints why).
 
 use std::sync::Arc;
 
@@ -42,8 +44,14 @@ pub use scope::*;
 /// `$reopen` is an async fn taking `&G` and returning another handle on the same data.
 #[macro_export]
 macro_rules! conformance_tests {
+    (optional $make:path, $reopen:path) => {
+        $crate::conformance_tests!(@cases optional $make, $reopen);
+    };
     ($make:path, $reopen:path) => {
-        $crate::conformance_tests!(@one $make;
+        $crate::conformance_tests!(@cases required $make, $reopen);
+    };
+    (@cases $mode:ident $make:path, $reopen:path) => {
+        $crate::conformance_tests!(@one $mode $make;
             round_trip_is_value_identical,
             unknown_record_is_absent,
             wrongly_typed_fields_are_absent,
@@ -90,16 +98,17 @@ macro_rules! conformance_tests {
             storage_size_counts_the_scope,
             outbox_enqueue_claim_and_attempts
         );
-        $crate::conformance_tests!(@two $make, $reopen;
+        $crate::conformance_tests!(@two $mode $make, $reopen;
             two_handles_both_write_and_read,
             two_handles_race_on_the_same_ids,
             another_handle_sees_commits_and_generation,
             two_handles_claim_each_notification_once,
+            feed_reader_never_skips_concurrent_commits,
             sync_states_are_per_tenant_and_replaced,
             sync_inbox_dedupes_retries_and_drains
         );
     };
-    (@one $make:path; $($case:ident),* $(,)?) => {
+    (@one required $make:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -108,11 +117,31 @@ macro_rules! conformance_tests {
             }
         )*
     };
-    (@two $make:path, $reopen:path; $($case:ident),* $(,)?) => {
+    (@two required $make:path, $reopen:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let (store, guard) = $make().await;
+                let other = $reopen(&guard).await;
+                $crate::$case(store, other).await;
+            }
+        )*
+    };
+    // `$make` returns an `Option`: `None` (no database configured) skips the case; `$make` says why.
+    (@one optional $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some((store, _guard)) = $make().await else { return };
+                $crate::$case(store).await;
+            }
+        )*
+    };
+    (@two optional $make:path, $reopen:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some((store, guard)) = $make().await else { return };
                 let other = $reopen(&guard).await;
                 $crate::$case(store, other).await;
             }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use callrecords_store::StoreError;
-use callrecords_store::extract::{canonical_json, content_hash_in, hash128};
+use callrecords_store::extract::content_hash_in;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use crate::SqlResult;
@@ -179,11 +179,4 @@ fn rehash(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The idempotency key of a log row: its canonical content, and for dial-out rows the period it covers.
-pub(crate) fn log_row_hash(value: &serde_json::Value, period: Option<(i64, i64)>) -> [u8; 17] {
-    let mut key = canonical_json(value);
-    if let Some((from, to)) = period {
-        key.push_str(&format!("\u{0}{from}\u{0}{to}"));
-    }
-    hash128(key.as_bytes())
-}
+pub(crate) use callrecords_store::extract::log_row_hash;

@@ -1,7 +1,7 @@
 //! Reading records: every method that answers a request runs its statements in one read transaction, so
 //! what it returns is one snapshot (WAL readers see the database as of their first read).
 
-use callrecords_store::extract::{index_record, splice_segments, split_record_raw};
+use callrecords_store::extract::{splice_segments, view_of_stored_copy};
 use callrecords_store::{
     Change, ChangeKind, ParticipantRow, PutOutcome, ReadScope, RecordHead, RecordList, RecordQuery,
     RecordRead, RecordView, SessionRow, StoreError, VersionInfo, Window,
@@ -130,21 +130,7 @@ fn served_participants(
     .db()
 }
 
-/// The items of `items` in window `w`, with their ordinals.
-fn window<T, U>(items: Vec<T>, w: &Window, f: impl Fn(u64, T) -> U) -> Vec<U> {
-    let skip = w.after.map_or(0, |a| a.saturating_add(1));
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, x)| (i as u64, x))
-        .filter(|(i, _)| *i >= skip)
-        .take(w.limit)
-        .map(|(i, x)| f(i, x))
-        .collect()
-}
-
-/// A stored copy that is not the served one, rebuilt from its raw JSON (for a nextLink issued while it was
-/// served): the same split as when it was stored.
+/// A stored copy that is not the served one (for a nextLink issued while it was served).
 fn view_from_history(
     c: &Connection,
     scope: &ReadScope,
@@ -169,45 +155,7 @@ fn view_from_history(
         return Ok(None);
     };
     let raw = decode_raw(encoding, raw)?;
-    let mut value: serde_json::Value = serde_json::from_str(&raw)
-        .map_err(|e| StoreError::Backend(format!("stored copy {revision} is not JSON: {e}")))?;
-    callrecords_model::validate::strip_control_annotations(&mut value);
-    let ix = index_record(&value);
-    let split = split_record_raw(&raw, &value);
-    let head = RecordHead {
-        tenant,
-        id: id.to_owned(),
-        version,
-        revision,
-        json: split.head,
-        session_count: split.sessions.len() as u64,
-        participant_count: split.participants.len() as u64,
-        start_us: ix.as_ref().and_then(|ix| ix.start_us),
-        end_us: ix.as_ref().and_then(|ix| ix.end_us),
-        partial,
-    };
-    let sessions = match &read.sessions {
-        Some(w) => window(split.sessions, w, |ordinal, s| SessionRow {
-            ordinal,
-            json: match (read.with_segments, s.segments, s.segments_at) {
-                (true, Some(seg), Some(at)) => splice_segments(&s.json, &seg, at),
-                _ => s.json,
-            },
-        }),
-        None => Vec::new(),
-    };
-    let participants = match &read.participants {
-        Some(w) => window(split.participants, w, |ordinal, p| ParticipantRow {
-            ordinal,
-            json: p.json,
-        }),
-        None => Vec::new(),
-    };
-    Ok(Some(RecordView {
-        head,
-        sessions,
-        participants,
-    }))
+    view_of_stored_copy(tenant, id, version, revision, partial, &raw, read).map(Some)
 }
 
 pub(crate) fn read_record(

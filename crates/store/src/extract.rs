@@ -552,6 +552,82 @@ pub fn content_hash_in(v: &Value, buf: &mut Vec<u8>) -> [u8; 17] {
     hash128(buf)
 }
 
+/// The idempotency key of a log row: its canonical content, and for dial-out rows the period (µs, from..to)
+/// it covers. Every backend stores rows under this key, so a resent row is a duplicate everywhere.
+pub fn log_row_hash(value: &Value, period: Option<(i64, i64)>) -> [u8; 17] {
+    let mut key = canonical_json(value);
+    if let Some((from, to)) = period {
+        key.push_str(&format!("\u{0}{from}\u{0}{to}"));
+    }
+    hash128(key.as_bytes())
+}
+
+/// The items of `items` in window `w`, with their ordinals.
+fn in_window<T, U>(items: Vec<T>, w: &crate::Window, f: impl Fn(u64, T) -> U) -> Vec<U> {
+    let skip = w.after.map_or(0, |a| a.saturating_add(1));
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| (i as u64, x))
+        .filter(|(i, _)| *i >= skip)
+        .take(w.limit)
+        .map(|(i, x)| f(i, x))
+        .collect()
+}
+
+/// A stored copy that is not the served one, rebuilt from its raw JSON (for a nextLink issued while it was
+/// served): the same split as when it was stored, windowed as `read` asks. Every backend's pinned reads.
+pub fn view_of_stored_copy(
+    tenant: String,
+    id: &str,
+    version: i64,
+    revision: i64,
+    partial: bool,
+    raw: &str,
+    read: &crate::RecordRead,
+) -> Result<crate::RecordView, crate::StoreError> {
+    let mut value: Value = serde_json::from_str(raw).map_err(|e| {
+        crate::StoreError::Backend(format!("stored copy {revision} is not JSON: {e}"))
+    })?;
+    callrecords_model::validate::strip_control_annotations(&mut value);
+    let ix = index_record(&value);
+    let split = split_record_raw(raw, &value);
+    let head = crate::RecordHead {
+        tenant,
+        id: id.to_owned(),
+        version,
+        revision,
+        json: split.head,
+        session_count: split.sessions.len() as u64,
+        participant_count: split.participants.len() as u64,
+        start_us: ix.as_ref().and_then(|ix| ix.start_us),
+        end_us: ix.as_ref().and_then(|ix| ix.end_us),
+        partial,
+    };
+    let sessions = match &read.sessions {
+        Some(w) => in_window(split.sessions, w, |ordinal, s| crate::SessionRow {
+            ordinal,
+            json: match (read.with_segments, s.segments, s.segments_at) {
+                (true, Some(seg), Some(at)) => splice_segments(&s.json, &seg, at),
+                _ => s.json,
+            },
+        }),
+        None => Vec::new(),
+    };
+    let participants = match &read.participants {
+        Some(w) => in_window(split.participants, w, |ordinal, p| crate::ParticipantRow {
+            ordinal,
+            json: p.json,
+        }),
+        None => Vec::new(),
+    };
+    Ok(crate::RecordView {
+        head,
+        sessions,
+        participants,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

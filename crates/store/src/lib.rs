@@ -588,6 +588,26 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         retry_at_us: Option<i64>,
     ) -> Result<(), StoreError>;
+    /// Claim (or renew) lease `name` for `holder` until `now_us + ttl_us`: true when `holder` has it now
+    /// (nobody held it, it expired, or `holder` held it already). Several nodes on one database use it so
+    /// that one of them at a time does a job (the sync worker of a tenant); a holder that dies loses it
+    /// when it expires. A backend whose data one machine owns (SQLite) grants every claim.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_us: i64,
+        ttl_us: i64,
+    ) -> Result<bool, StoreError> {
+        let _ = (name, holder, now_us, ttl_us);
+        Ok(true)
+    }
+
+    /// Give lease `name` up if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (name, holder);
+        Ok(())
+    }
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

@@ -34,24 +34,39 @@ pub fn free_port() -> u16 {
 
 /// Starts `callrecords ARGS --data DATA --listen 127.0.0.1:PORT` and waits (up to 60 s) until `GET probe`
 /// answers 200.
-#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
 pub fn spawn(args: &[&str], data: &Path, probe: &str) -> Server {
+    let data = data.to_string_lossy();
+    spawn_on(args, &["--data", &data], probe)
+}
+
+/// Like [`spawn`], with the store named by `store` (`--data DIR` or `--database-url URL`).
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop kills and waits
+pub fn spawn_on(args: &[&str], store: &[&str], probe: &str) -> Server {
     let port = free_port();
     let child = bin()
         .args(args)
-        .arg("--data")
-        .arg(data)
+        .args(store)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .env("CALLRECORDS_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(
+            if std::env::var_os("CALLRECORDS_TEST_SERVER_STDERR").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            },
+        )
         .spawn()
         .unwrap();
+    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok((200, _)) = request(port, "GET", probe, &[], "") {
             return Server(child, port);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited ({status}) before it answered: {args:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

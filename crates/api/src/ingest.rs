@@ -63,6 +63,8 @@ fn kind_from_path(segment: &str) -> Option<RecordKind> {
         (status = 404, description = "Unknown kind.", body = crate::openapi::GraphError),
         (status = 413, description = "The body is over the ingest limit.", body = crate::openapi::GraphError),
     ))]
+// Each argument is an axum extractor (what the request carries), not a parameter a caller passes.
+#[allow(clippy::too_many_arguments)]
 async fn ingest(
     State(state): State<AppState>,
     scope: Option<Extension<crate::RequestScope>>,

@@ -41,6 +41,12 @@ for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
+# The subscription below is validated against the webhook at once: wait until it listens too (on a loaded
+# machine python starts later than the server, and the handshake then fails with a 400).
+for _ in $(seq 1 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $hook_port), 0.5)" 2>/dev/null && break
+  sleep 0.1
+done
 # A subscription (its webhook answers the handshake), then a few more records through POST /ingest, so the
 # Operations page has deliveries to show.
 exp="$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))')"

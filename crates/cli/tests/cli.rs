@@ -237,19 +237,31 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16
     )
 }
 
+/// `gen --small --count N --seed S`, one NDJSON line per record.
+fn small_records(count: u32, seed: u32) -> Vec<String> {
+    let out = bin()
+        .args([
+            "gen",
+            "--count",
+            &count.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--small",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn records_acknowledged_before_a_sigkill_survive_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = bin()
-        .args(["gen", "--count", "3000", "--seed", "11", "--small"])
-        .output()
-        .unwrap();
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = small_records(3000, 11);
     let mut server = start(&data);
     let port = server.1;
 
@@ -578,15 +590,7 @@ fn serve_fake_guards_graph_routes_advances_and_keeps_its_clock_across_a_restart(
 fn a_backup_taken_during_ingest_restores_every_record_acknowledged_before_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = bin()
-        .args(["gen", "--count", "2000", "--seed", "12", "--small"])
-        .output()
-        .unwrap();
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = small_records(2000, 12);
     let server = start(&data);
     let port = server.1;
     // The sender posts batches of 5 until told to stop; `acked` counts the lines acknowledged so far.

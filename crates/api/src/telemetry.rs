@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::ApiError;
 use crate::error::REQUEST_IDS;
 
 /// Labels of a request counter.
@@ -119,14 +120,6 @@ impl Metrics {
             })
             .inc_by(n);
     }
-
-    /// The text exposition of every metric.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
 }
 
 /// The middleware: counts, times and logs every request (inside the request-id layer, so the id is known).
@@ -223,16 +216,124 @@ fn graph_route(path: &str) -> String {
     out
 }
 
-/// `GET /metrics`.
-pub(crate) async fn metrics(axum::Extension(metrics): axum::Extension<Arc<Metrics>>) -> Response {
-    (
+/// Labels of the per-tenant sync figures.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+/// What the store says now, as metrics: its size, and per tenant what `callrecords sync` saved in its state
+/// (lag behind now, requests, throttled answers, errors, records pending, notified ids queued). Read at
+/// each scrape from the store, so that every node of a shared database reports the same figures.
+async fn store_registry(store: &dyn callrecords_store::Store) -> Result<Registry, ApiError> {
+    use callrecords_store::ReadScope;
+    let mut r = Registry::with_prefix("callrecords");
+    if let Some(size) = store.storage_size(&ReadScope::All).await? {
+        let gauge = |v: u64| {
+            let g = Gauge::<i64>::default();
+            g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            g
+        };
+        r.register("store_records", "Served call records", gauge(size.records));
+        r.register(
+            "store_versions",
+            "Stored record versions (the history)",
+            gauge(size.versions),
+        );
+        r.register(
+            "store_raw_bytes",
+            "Bytes of the stored raw JSON, after compression",
+            gauge(size.raw_bytes),
+        );
+        if let Some(db) = size.database_bytes {
+            r.register(
+                "store_database_bytes",
+                "Size of the whole database (indexes and derived tables included)",
+                gauge(db),
+            );
+        }
+    }
+    let lag = Family::<TenantLabels, Gauge>::default();
+    let requests = Family::<TenantLabels, Counter>::default();
+    let throttled = Family::<TenantLabels, Counter>::default();
+    let errors = Family::<TenantLabels, Counter>::default();
+    let pending = Family::<TenantLabels, Gauge>::default();
+    let inbox = Family::<TenantLabels, Gauge>::default();
+    let now_us = jiff::Timestamp::now().as_microsecond();
+    for row in store.list_sync_states(&ReadScope::All).await? {
+        let st: serde_json::Value = serde_json::from_str(&row.state).unwrap_or_default();
+        let tenant = TenantLabels {
+            tenant: row.tenant.clone(),
+        };
+        if let Some(cursor) = st["cursor"]
+            .as_str()
+            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+        {
+            lag.get_or_create(&tenant)
+                .set((now_us - cursor.as_microsecond()) / 1_000_000);
+        }
+        let total = |k: &str| st["totals"][k].as_u64().unwrap_or(0);
+        requests.get_or_create(&tenant).inc_by(total("requests"));
+        throttled.get_or_create(&tenant).inc_by(total("throttled"));
+        errors.get_or_create(&tenant).inc_by(total("errors"));
+        let n = st["pending"].as_array().map_or(0, Vec::len);
+        pending
+            .get_or_create(&tenant)
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        let queued = store.count_sync_inbox(&row.tenant).await?;
+        inbox
+            .get_or_create(&tenant)
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "sync_lag_seconds",
+        "How far behind now the tenant's sync cursor is",
+        lag,
+    );
+    r.register(
+        "sync_requests",
+        "Requests sync sent to Graph for the tenant",
+        requests,
+    );
+    r.register(
+        "sync_throttled",
+        "Throttled answers (429/503/504) sync got for the tenant, each retried",
+        throttled,
+    );
+    r.register("sync_errors", "Errors sync reported for the tenant", errors);
+    r.register(
+        "sync_pending_records",
+        "Listed records sync is still waiting for (404 so far)",
+        pending,
+    );
+    r.register(
+        "sync_inbox_entries",
+        "Notified record ids and lifecycle events queued for sync",
+        inbox,
+    );
+    Ok(r)
+}
+
+/// `GET /metrics`: the request counters, then what the store says now.
+pub(crate) async fn metrics(
+    State(state): State<crate::AppState>,
+    axum::Extension(metrics): axum::Extension<Arc<Metrics>>,
+) -> Result<Response, ApiError> {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    let store = store_registry(&*state.store).await?;
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode_registry(&mut out, &metrics.registry);
+    let _ = encode_registry(&mut out, &store);
+    let _ = encode_eof(&mut out);
+    Ok((
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         )],
-        metrics.render(),
+        out,
     )
-        .into_response()
+        .into_response())
 }
 
 #[cfg(test)]

@@ -1742,6 +1742,18 @@ mod metrics {
         env.get("/v1.0/communications/callRecords/getPstnCalls(fromDateTime=2026-01-01,toDateTime=2026-01-02)")
             .await;
         env.get("/no/such/path").await;
+        // What `callrecords sync` saved for a tenant: its figures come out per tenant.
+        let cursor = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600)).to_string();
+        let state = json!({"cursor": cursor, "totals": {"requests": 40, "throttled": 3, "errors": 1},
+                           "pending": [{"id": "p1"}, {"id": "p2"}]});
+        env.store
+            .put_sync_state(&callrecords_store::SyncStateRow {
+                tenant: "tenant-s".into(),
+                state: state.to_string(),
+                updated_us: 0,
+            })
+            .await
+            .unwrap();
 
         let r = env.get("/metrics").await;
         assert_eq!(r.status, StatusCode::OK);
@@ -1803,6 +1815,43 @@ mod metrics {
             );
             assert_eq!(sample(text, &series), n, "{outcome}");
         }
+        let tenant = r#"{tenant="tenant-s"}"#;
+        assert_eq!(
+            sample(text, &format!("callrecords_sync_requests_total{tenant}")),
+            40.0
+        );
+        assert_eq!(
+            sample(text, &format!("callrecords_sync_throttled_total{tenant}")),
+            3.0
+        );
+        assert_eq!(
+            sample(text, &format!("callrecords_sync_errors_total{tenant}")),
+            1.0
+        );
+        assert_eq!(
+            sample(text, &format!("callrecords_sync_pending_records{tenant}")),
+            2.0
+        );
+        assert_eq!(
+            sample(text, &format!("callrecords_sync_inbox_entries{tenant}")),
+            0.0
+        );
+        let lag = sample(text, &format!("callrecords_sync_lag_seconds{tenant}"));
+        assert!((3600.0..3700.0).contains(&lag), "{lag}");
+        // Two records were stored (m1, m2), one version each (on a backend that reports its size).
+        let size = env
+            .store
+            .storage_size(&callrecords_store::ReadScope::All)
+            .await
+            .unwrap();
+        if size.is_some() {
+            assert_eq!(sample(text, "callrecords_store_records"), 2.0);
+            assert_eq!(sample(text, "callrecords_store_versions"), 2.0);
+            assert!(sample(text, "callrecords_store_database_bytes") > 0.0);
+        } else {
+            assert!(!text.contains("callrecords_store_records"), "{text}");
+        }
+        assert_eq!(text.matches("# EOF").count(), 1);
         // The scrape itself is in flight while it renders; nothing else is.
         assert_eq!(sample(text, "callrecords_http_requests_in_flight"), 1.0);
         assert!(text.trim_end().ends_with("# EOF"));

@@ -1816,26 +1816,15 @@ mod metrics {
             assert_eq!(sample(text, &series), n, "{outcome}");
         }
         let tenant = r#"{tenant="tenant-s"}"#;
-        assert_eq!(
-            sample(text, &format!("callrecords_sync_requests_total{tenant}")),
-            40.0
-        );
-        assert_eq!(
-            sample(text, &format!("callrecords_sync_throttled_total{tenant}")),
-            3.0
-        );
-        assert_eq!(
-            sample(text, &format!("callrecords_sync_errors_total{tenant}")),
-            1.0
-        );
-        assert_eq!(
-            sample(text, &format!("callrecords_sync_pending_records{tenant}")),
-            2.0
-        );
-        assert_eq!(
-            sample(text, &format!("callrecords_sync_inbox_entries{tenant}")),
-            0.0
-        );
+        for (series, n) in [
+            ("callrecords_sync_requests_total", 40.0),
+            ("callrecords_sync_throttled_total", 3.0),
+            ("callrecords_sync_errors_total", 1.0),
+            ("callrecords_sync_pending_records", 2.0),
+            ("callrecords_sync_inbox_entries", 0.0),
+        ] {
+            assert_eq!(sample(text, &format!("{series}{tenant}")), n, "{series}");
+        }
         let lag = sample(text, &format!("callrecords_sync_lag_seconds{tenant}"));
         assert!((3600.0..3700.0).contains(&lag), "{lag}");
         // Two records were stored (m1, m2), one version each (on a backend that reports its size).

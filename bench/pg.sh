@@ -25,15 +25,9 @@ rate() { python3 -c "print(f'{$1/($3-$2):.0f}')"; }
 bytes=$(stat -c %s "$work/recs.ndjson")
 echo "corpus: $N records (gen --small), $bytes bytes; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# ---- peer: COPY into jsonb (quote and delimiter bytes that never occur in JSON: one line, one value)
-q "DROP SCHEMA IF EXISTS bench_peer CASCADE; CREATE SCHEMA bench_peer;
-   CREATE TABLE bench_peer.records (n bigserial PRIMARY KEY, doc jsonb NOT NULL,
-     id text GENERATED ALWAYS AS (doc->>'id') STORED);
-   CREATE INDEX ON bench_peer.records (id);"
-t0=$(now)
-psql -q "$URL" -c "\\copy bench_peer.records (doc) FROM '$work/recs.ndjson' (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
-t1=$(now)
-peer_rate=$(rate "$N" "$t0" "$t1")
+# ---- peer: COPY into jsonb
+source bench/pg-peer.sh
+peer_rate=$(peer_load "$URL" "$work/recs.ndjson")
 
 # ---- ours: callrecords import
 q "DROP SCHEMA IF EXISTS bench_ours CASCADE; CREATE SCHEMA bench_ours;"
@@ -44,25 +38,14 @@ t0=$(now)
 t1=$(now)
 ours_rate=$(rate "$N" "$t0" "$t1")
 echo "import  peer COPY jsonb: $peer_rate records/s   callrecords import: $ours_rate records/s   ratio $(python3 -c "print(f'{$ours_rate/$peer_rate:.2f}')")x (goal >= 1.5x)"
-psql -q "$URL" -c "VACUUM ANALYZE bench_peer.records"
 psql -q "$URL" -c "VACUUM ANALYZE"
 psql -q "$URL" -Atc "SELECT 'bytes: peer ' || pg_total_relation_size('bench_peer.records') || ', ours ' ||
   (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
    WHERE s.nspname = 'bench_ours' AND c.relkind = 'r')"
 
 # ---- reads: peer by id and a 60-session page (pgbench), ours GET with expand (wrk)
-rows=$(psql -q "$URL" -Atc "SELECT count(*) FROM bench_peer.records")
-cat >"$work/byid.sql" <<SQL
-\\set n random(1, $rows)
-SELECT doc FROM bench_peer.records WHERE n = :n;
-SQL
-cat >"$work/page.sql" <<SQL
-\\set n random(1, $rows)
-SELECT s FROM bench_peer.records r, jsonb_array_elements(r.doc->'sessions') s WHERE r.n = :n LIMIT 60;
-SQL
-tps() { pgbench -n -c 8 -j 2 -T "${DUR%s}" -f "$1" "$URL" 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'; }
-peer_byid=$(tps "$work/byid.sql")
-peer_page=$(tps "$work/page.sql")
+peer_byid=$(peer_tps "$URL" byid 8 "${DUR%s}")
+peer_page=$(peer_tps "$URL" page 8 "${DUR%s}")
 
 python3 -c "import json,sys
 ids=sorted({json.loads(l)['id'] for l in open(sys.argv[1])})
@@ -83,4 +66,4 @@ out=$(wrk -c 8 -t 2 -d "$DUR" -s "$work/get.lua" "http://127.0.0.1:$port")
 if grep -q 'Non-2xx' <<<"$out"; then echo "bench: non-2xx answers" >&2; echo "$out" >&2; exit 1; fi
 ours_get=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
 echo "by id   peer pgbench by-id: $peer_byid tps   peer 60-session page: $peer_page tps   callrecords GET \$expand (HTTP, uncached): $ours_get req/s   ratio vs by-id $(python3 -c "print(f'{$ours_get/$peer_byid:.2f}')")x (goal >= 1.5x)"
-q "DROP SCHEMA bench_peer CASCADE; DROP SCHEMA bench_ours CASCADE"
+peer_drop "$URL"; q "DROP SCHEMA bench_ours CASCADE"

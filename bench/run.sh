@@ -6,7 +6,10 @@
 #   bash bench/run.sh --growth   also the growth series at 10k / 100k / 1M stored records (long)
 #   bash bench/run.sh --growth-only   only the growth series (BENCH_GROWTH_POINTS="10000 100000" to shorten)
 #   bash bench/run.sh --ingest-only   only ingest and peak RSS (combine with --smoke for a quick check)
-#   bash bench/run.sh --reads-only    only the reads and the big meeting (add --growth for the growth series)
+#   bash bench/run.sh --reads-only    only the reads, the cold reads and the big meeting (add --growth for the growth series)
+#
+# The PostgreSQL peer (bench/pg-peer.sh: raw records as jsonb, COPY, pgbench) runs beside the cold reads when
+# BENCH_PG_URL names a database, or when Debian's PostgreSQL is installed (a throw-away cluster is started).
 #
 # Data goes to bench/data/, outputs to bench/out/ (both git-ignored). Servers listen on free loopback
 # ports and are killed on exit. Every figure is the median of REPS runs; ratios are against a baseline
@@ -32,10 +35,10 @@ for a in "$@"; do
 done
 
 if [ "$SMOKE" = 1 ]; then
-  REPS=3; DUR=1s; INGEST_N=20; SMALL_N=300; READ_N=100; RSS_A=300; RSS_B=1000
+  REPS=3; DUR=1s; INGEST_N=20; SMALL_N=300; READ_N=100; COLD_N=100; RSS_A=300; RSS_B=1000
   GROWTH_POINTS="100 300 1000"; CHUNK=20; BIG_SESSIONS=500
 else
-  REPS=3; DUR=${BENCH_DURATION:-5s}; INGEST_N=3000; SMALL_N=30000; READ_N=10000; RSS_A=100000; RSS_B=1000000
+  REPS=3; DUR=${BENCH_DURATION:-5s}; INGEST_N=3000; SMALL_N=30000; READ_N=10000; COLD_N=5000; RSS_A=100000; RSS_B=1000000
   GROWTH_POINTS=${BENCH_GROWTH_POINTS:-"10000 100000 1000000"}; CHUNK=1000; BIG_SESSIONS=5000
 fi
 SEED=7
@@ -102,9 +105,10 @@ wait_up() {
 }
 
 SERVER_PID=""
-start_real() { # DATA_DIR -> sets PORT, SERVER_PID
+start_real() { # DATA_DIR [SERVE_ARGS...] -> sets PORT, SERVER_PID
+  local dir=$1; shift
   PORT=$(free_port)
-  "$CR" serve --data "$1" --listen "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 &
+  "$CR" serve --data "$dir" --listen "127.0.0.1:$PORT" "$@" >"$OUT/serve.log" 2>&1 &
   SERVER_PID=$!; PIDS+=("$SERVER_PID")
   wait_up "http://127.0.0.1:$PORT/v1.0/communications/callRecords?\$top=1" "$SERVER_PID"
 }
@@ -189,10 +193,11 @@ result goal "peak RSS flat ($RSS_B vs $RSS_A records, <= 1.25x)" ratio "$(python
 fi
 
 # ---------------------------------------------------------------- reads
-# wrk_once URL -> "rps p50ms p99ms"
+# wrk_once URL [CONNECTIONS [LUA_SCRIPT]] -> "rps p50ms p99ms"
 wrk_once() {
-  local o
-  o=$(wrk -c 8 -t 2 -d "$DUR" --latency "$1")
+  local o script=()
+  [ -n "${3:-}" ] && script=(-s "$3")
+  o=$(wrk -c "${2:-8}" -t 2 -d "$DUR" --latency "${script[@]}" "$1")
   if grep -q 'Non-2xx' <<<"$o"; then echo "bench: non-2xx answers from $1" >&2; echo "$o" >&2; exit 1; fi
   python3 - "$o" <<'PY'
 import re, sys
@@ -286,6 +291,94 @@ read -r TID TFILTER < <(pick_target "$DATA/read.ndjson")
 read_suite "$READ_N records" "$RDIR" "$TID" "$TFILTER"
 result disk "store of $READ_N default records" "bytes/record" "$(( $(du -sb "$RDIR" | cut -f1) / READ_N ))"
 
+# ---------------------------------------------------------------- cold reads
+# GET-with-expand over every record of a COLD_N-record default-size store in turn: each wrk thread walks
+# the ids from its own starting point, so a record comes back only after COLD_N other requests, long after
+# the 64 MB response cache has evicted it (it holds ~1,000 such answers): every answer is rendered from the
+# store. Beside it, on the same corpus, the PostgreSQL peer's database-only by-id fetch (pgbench).
+PG_URL=${BENCH_PG_URL:-}
+PG_DIR=""
+if [ -z "$PG_URL" ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v pgbench >/dev/null; then
+  PG_DIR=$(bash .ci/pg-start.sh "$OUT/pg-url" | sed -n 's/.*(data \(.*\))$/\1/p')
+  PG_URL=$(cat "$OUT/pg-url")
+fi
+stop_pg() {
+  if [ -n "$PG_DIR" ]; then
+    local pgbin; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$pgbin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null
+    else "$pgbin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null; fi
+    rm -rf "$PG_DIR"; PG_DIR=""
+  fi
+}
+trap 'cleanup; stop_pg' EXIT INT TERM
+
+log "cold reads: store of $COLD_N default records, every record in turn"
+head -n "$COLD_N" "$DATA/read.ndjson" >"$DATA/cold.ndjson"
+CDIR=$DATA/cold-store
+if [ ! -f "$DATA/cold-store.ok" ] || [ "$(cat "$DATA/cold-store.ok")" != "$COLD_N" ]; then
+  rm -rf "$CDIR" "$DATA/cold-store.ok"
+  "$CR" import --data "$CDIR" "$DATA/cold.ndjson" >/dev/null 2>"$OUT/import-cold.log"
+  echo "$COLD_N" >"$DATA/cold-store.ok"
+fi
+python3 -c "import json,sys
+print('\n'.join(json.loads(l)['id'] for l in open(sys.argv[1])))" "$DATA/cold.ndjson" >"$OUT/cold-ids.txt"
+cat >"$OUT/cold.lua" <<LUA
+local ids = {}
+for line in io.lines("$OUT/cold-ids.txt") do ids[#ids + 1] = line end
+local started = 0
+function setup(thread)
+  thread:set("start", started * math.floor(#ids / 2))
+  started = started + 1
+end
+local i = nil
+request = function()
+  if i == nil then i = start end
+  i = i % #ids + 1
+  return wrk.format("GET", "/v1.0/communications/callRecords/" .. ids[i] .. "?%24expand=sessions(%24expand%3Dsegments)")
+end
+LUA
+start_real "$CDIR"
+cold_url="http://127.0.0.1:$PORT/"
+declare -A cold_rps cold_p99
+for c in 8 32; do
+  rr=(); r99=()
+  for r in $(seq 1 "$REPS"); do
+    read -r a b cc < <(wrk_once "$cold_url" "$c" "$OUT/cold.lua"); rr+=("$a"); r99+=("$cc")
+  done
+  cold_rps[$c]=$(median "${rr[@]}"); cold_p99[$c]=$(median "${r99[@]}")
+  result "cold reads $COLD_N records" "expand, every record in turn, -c $c: callrecords serve" "req/s p99" \
+    "$(printf '%.0f %.3fms' "${cold_rps[$c]}" "${cold_p99[$c]}")"
+done
+stop "$SERVER_PID"
+result goal "cold reads: expand p99 <= 10 ms at 32 connections" p99ms "${cold_p99[32]}" "$(python3 -c "print('met' if ${cold_p99[32]}<=10 else 'NOT met')")"
+if [ -n "$PG_URL" ]; then
+  source bench/pg-peer.sh
+  log "PostgreSQL peer on the same $COLD_N records ($PG_URL)"
+  peer_copy=$(peer_load "$PG_URL" "$DATA/cold.ndjson")
+  pb=(); pp=()
+  for r in $(seq 1 "$REPS"); do
+    pb+=("$(peer_tps "$PG_URL" byid 8 "${DUR%s}")"); pp+=("$(peer_tps "$PG_URL" page 8 "${DUR%s}")")
+  done
+  peer_byid=$(median "${pb[@]}"); peer_page=$(median "${pp[@]}")
+  result "cold reads $COLD_N records" "PostgreSQL peer: COPY into jsonb" rec/s "$peer_copy"
+  result "cold reads $COLD_N records" "PostgreSQL peer: by-id fetch, database only (pgbench -c 8)" tps "$(printf '%.0f' "$peer_byid")" "1.00x"
+  result "cold reads $COLD_N records" "PostgreSQL peer: 60-session page (pgbench -c 8)" tps "$(printf '%.0f' "$peer_page")"
+  # our import of the same records into PostgreSQL (its own schema)
+  peer_q "$PG_URL" "DROP SCHEMA IF EXISTS bench_ours CASCADE; CREATE SCHEMA bench_ours;"
+  sep='?'; [[ "$PG_URL" == *\?* ]] && sep='&'
+  t0=$(now); "$CR" import --database-url "$PG_URL${sep}options=-csearch_path%3Dbench_ours" "$DATA/cold.ndjson" >/dev/null 2>"$OUT/import-pg.log"; t1=$(now)
+  pg_import=$(python3 -c "print(round($COLD_N/($t1-$t0)))")
+  result "cold reads $COLD_N records" "callrecords import into PostgreSQL" rec/s "$pg_import" "$(python3 -c "print(f'{$pg_import/$peer_copy:.2f}x peer COPY')")"
+  peer_drop "$PG_URL"; peer_q "$PG_URL" "DROP SCHEMA bench_ours CASCADE"
+  for c in 8 32; do
+    result goal "cold reads -c $c >= 2x peer by-id" ratio "$(python3 -c "print(f'{${cold_rps[$c]}/$peer_byid:.2f}')")" "$(python3 -c "print('met' if ${cold_rps[$c]}/$peer_byid>=2 else 'NOT met')")"
+  done
+else
+  log "no PostgreSQL (set BENCH_PG_URL or install Debian's postgresql): the peer is skipped"
+  result "cold reads $COLD_N records" "PostgreSQL peer" skipped "no PostgreSQL here"
+fi
+stop_pg
+
 # ---------------------------------------------------------------- big meeting
 log "big meeting: one group call with $BIG_SESSIONS sessions"
 python3 - "$DATA/read.ndjson" "$BIG_SESSIONS" >"$DATA/big.ndjson" <<'PY'
@@ -318,6 +411,16 @@ BDIR=$DATA/big-store; rm -rf "$BDIR"
 read_suite "big meeting" "$BDIR" "$BIG_ID" "x" sessions
 BIG_P99=$(awk '$1=="big_meeting" && $2=="sessions" {print $5}' "$OUT/reads.txt")
 result goal "big meeting: first sessions page p99 < 5 ms (-c 8)" p99ms "$BIG_P99" "$(python3 -c "print('met' if $BIG_P99<5 else 'NOT met')")"
+# the same page cold: the response cache off, so every answer is read from the store
+start_real "$BDIR" --response-cache-mb 0
+rr=(); r99=()
+for r in $(seq 1 "$REPS"); do
+  read -r a b c < <(wrk_once "http://127.0.0.1:$PORT/v1.0/communications/callRecords/$BIG_ID/sessions"); rr+=("$a"); r99+=("$c")
+done
+stop "$SERVER_PID"
+BIG_COLD_P99=$(median "${r99[@]}")
+result "reads big meeting" "sessions, cold (--response-cache-mb 0): callrecords serve" "req/s p99" "$(printf '%.0f %.3fms' "$(median "${rr[@]}")" "$BIG_COLD_P99")"
+result goal "big meeting: first sessions page, cold, p99 <= 10 ms (-c 8)" p99ms "$BIG_COLD_P99" "$(python3 -c "print('met' if $BIG_COLD_P99<=10 else 'NOT met')")"
 
 # read-ratio goals
 while read -r lab n mr m50 m99 msr; do

@@ -30,7 +30,7 @@ use callrecords_store::Store;
 
 use crate::ApiError;
 
-/// Total body bytes kept.
+/// Total body bytes kept by default (`serve --response-cache-mb`).
 pub const MAX_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest body kept.
 pub const MAX_CACHED_BODY: usize = 4 * 1024 * 1024;
@@ -68,12 +68,13 @@ pub(crate) struct ResponseCache {
 }
 
 impl ResponseCache {
-    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+    /// A cache keeping at most `max_bytes` of bodies (none larger than [`MAX_CACHED_BODY`]).
+    pub(crate) fn new(store: Arc<dyn Store>, max_bytes: usize) -> Self {
         ResponseCache {
             inner: Arc::default(),
             store,
-            max_bytes: MAX_CACHE_BYTES,
-            max_body: MAX_CACHED_BODY,
+            max_bytes,
+            max_body: MAX_CACHED_BODY.min(max_bytes),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Config {
     pub graph_retention: bool,
     /// How subscriptions reach webhooks (guard, handshake timeout).
     pub webhooks: subscriptions::WebhookSettings,
+    /// Bytes of rendered Graph answers the response cache keeps; 0 turns it off.
+    pub response_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             ingest_limit: 256 * 1024 * 1024,
             graph_retention: false,
             webhooks: subscriptions::WebhookSettings::default(),
+            response_cache_bytes: cache::MAX_CACHE_BYTES,
         }
     }
 }
@@ -100,9 +103,9 @@ fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
         .fallback(middleware::fallback)
         .with_state(state.clone())
         .layer(axum::Extension(metrics.clone()));
-    // Rendered Graph answers are cached unless they depend on the clock (retention).
-    let cache =
-        (!state.config.graph_retention).then(|| cache::ResponseCache::new(state.store.clone()));
+    // Rendered Graph answers are cached unless they depend on the clock (retention) or the cache is off.
+    let cache = (!state.config.graph_retention && state.config.response_cache_bytes > 0)
+        .then(|| cache::ResponseCache::new(state.store.clone(), state.config.response_cache_bytes));
     middleware::apply(router, cache, auth, metrics)
 }
 

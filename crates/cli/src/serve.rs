@@ -23,6 +23,10 @@ pub struct Args {
     /// Largest accepted ingest body in bytes (after gzip decoding).
     #[arg(long, env = "CALLRECORDS_INGEST_LIMIT", default_value_t = 256 * 1024 * 1024)]
     ingest_limit: usize,
+    /// Megabytes of rendered Graph answers kept in memory for repeated reads (emptied by any write); 0 turns
+    /// the response cache off.
+    #[arg(long, env = "CALLRECORDS_RESPONSE_CACHE_MB", default_value_t = 64)]
+    response_cache_mb: usize,
     #[command(flatten)]
     fake: crate::fake::FakeArgs,
     #[command(flatten)]
@@ -56,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 // The fake's retention follows its clock (and keeps the response cache off).
                 graph_retention: args.graph_retention || fake_cfg.is_some(),
                 webhooks,
+                response_cache_bytes: args.response_cache_mb.saturating_mul(1024 * 1024),
             }),
         };
         let _deriver =

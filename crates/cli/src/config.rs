@@ -54,6 +54,10 @@ struct CheckArgs {
     /// One JSON document instead of TOML.
     #[arg(long)]
     json: bool,
+    /// A command line to check instead of every command (after `--`): only its commands are shown,
+    /// its flags as `flag` (`config check -- serve --listen 0.0.0.0:8443`).
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
 }
 
 /// The configuration file, read and parsed.
@@ -600,11 +604,36 @@ pub struct Entry {
     pub env: String,
 }
 
+/// The command lines [`effective`] reports flags from: each command path (`""`, `"serve"`,
+/// `"quality rebuild"`) with the matches of that level.
+pub type Lines<'a> = Vec<(String, &'a ArgMatches)>;
+
+/// The levels of `matches`: the root and each subcommand below it, by command path.
+pub fn levels(matches: &ArgMatches) -> Lines<'_> {
+    let mut out = vec![(String::new(), matches)];
+    let mut path = Vec::new();
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        path.push(name.to_string());
+        out.push((path.join(" "), sub));
+        m = sub;
+    }
+    out
+}
+
 /// The effective configuration of every flag of every command of `cmd` (as [`apply`] left it);
-/// `matches`: the parsed command line, for the global flags given on it.
-pub fn effective(cmd: &clap::Command, applied: &Applied, matches: &ArgMatches) -> Vec<Entry> {
+/// `lines`: parsed command lines, for the flags given on them; `only`: just these command paths.
+pub fn effective(
+    cmd: &clap::Command,
+    applied: &Applied,
+    lines: &Lines<'_>,
+    only: Option<&[String]>,
+) -> Vec<Entry> {
     let mut out = Vec::new();
-    walk(cmd, &[], applied, matches, &mut out);
+    walk(cmd, &[], applied, lines, &mut out);
+    if let Some(only) = only {
+        out.retain(|e| only.contains(&e.command));
+    }
     out
 }
 
@@ -612,9 +641,10 @@ fn walk(
     cmd: &clap::Command,
     path: &[String],
     applied: &Applied,
-    matches: &ArgMatches,
+    lines: &Lines<'_>,
     out: &mut Vec<Entry>,
 ) {
+    let here = path.join(" ");
     for arg in cmd.get_arguments().filter(|a| configurable(a)) {
         let long = arg.get_long().unwrap_or_default();
         let id = arg.get_id().as_str();
@@ -624,9 +654,12 @@ fn walk(
             .get_env()
             .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let on_line = path.is_empty()
-            && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-        let (values, source) = if on_line {
+        let on_line = lines.iter().find(|(p, m)| {
+            *p == here
+                && m.try_get_raw(id).is_ok()
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        });
+        let (values, source) = if let Some((_, matches)) = on_line {
             let raw = matches
                 .get_raw(id)
                 .map(|r| r.map(|v| v.to_string_lossy().into_owned()).collect())
@@ -662,7 +695,7 @@ fn walk(
     for sub in cmd.get_subcommands() {
         let mut sub_path = path.to_vec();
         sub_path.push(sub.get_name().to_string());
-        walk(sub, &sub_path, applied, matches, out);
+        walk(sub, &sub_path, applied, lines, out);
     }
 }
 
@@ -744,7 +777,24 @@ pub fn run(
     matches: &ArgMatches,
 ) -> anyhow::Result<ExitCode> {
     let Action::Check(check) = &args.action;
-    let entries = effective(cmd, applied, matches);
+    let mut lines = levels(matches);
+    let tail;
+    let only = if check.command.is_empty() {
+        None
+    } else {
+        // `config check -- serve --listen ...`: that command line, parsed as it would be run.
+        let argv = std::iter::once("callrecords".to_string()).chain(check.command.iter().cloned());
+        tail = match cmd.clone().try_get_matches_from(argv) {
+            Ok(m) => m,
+            Err(e) => e.exit(),
+        };
+        let tail_levels = levels(&tail);
+        let chain: Vec<String> = tail_levels.iter().map(|(p, _)| p.clone()).collect();
+        // The tail's own levels first; a global flag given to `config check` itself still counts.
+        lines = tail_levels.into_iter().chain(lines).collect();
+        Some(chain)
+    };
+    let entries = effective(cmd, applied, &lines, only.as_deref());
     if check.json {
         println!(
             "{}",

@@ -150,6 +150,42 @@ fn config_check_reports_sources_and_masks_secrets() {
         (e["value"].as_str(), e["source"].as_str()),
         (Some("********"), Some("env"))
     );
+    // A command line after `--`: its flags are `flag`, and only its commands are shown.
+    let o = run(
+        dir.path(),
+        &[
+            "config",
+            "check",
+            "--json",
+            "--",
+            "serve",
+            "--listen",
+            "127.0.0.1:9200",
+        ],
+        &[("CALLRECORDS_SERVE_MAX_CONNECTIONS", "65")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = doc["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["command"] == "serve" || e["command"] == "")
+    );
+    let find = |key: &str| {
+        entries
+            .iter()
+            .find(|e| e["command"] == "serve" && e["key"] == key)
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            find("listen")["value"].as_str(),
+            find("listen")["source"].as_str()
+        ),
+        (Some("127.0.0.1:9200"), Some("flag"))
+    );
+    assert_eq!(find("max-connections")["source"], "env");
     // The text form too.
     let o = run(dir.path(), &["config", "check"], &[]);
     assert!(o.status.success());

@@ -385,7 +385,7 @@ fn check_masks_secrets_and_help_does_not_show_them() {
         .clone()
         .try_get_matches_from(["callrecords", "config", "check"])
         .unwrap();
-    let entries = effective(&cmd, &applied, &matches);
+    let entries = effective(&cmd, &applied, &levels(&matches), None);
     let shown = format!(
         "{}\n{}",
         render_toml(&f, &entries),
@@ -424,7 +424,7 @@ fn the_effective_configuration_is_itself_a_valid_file() {
         .clone()
         .try_get_matches_from(["callrecords", "config", "check"])
         .unwrap();
-    let entries = effective(&cmd, &applied, &matches);
+    let entries = effective(&cmd, &applied, &levels(&matches), None);
     let listen = entries
         .iter()
         .find(|e| e.command == "serve" && e.key == "listen")

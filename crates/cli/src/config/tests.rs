@@ -458,3 +458,23 @@ fn the_effective_configuration_is_itself_a_valid_file() {
     );
     assert_eq!(serve.get_one::<bool>("enabled"), Some(&true));
 }
+
+#[test]
+fn the_example_of_the_documentation_is_a_valid_file() {
+    let text = include_str!("../../../../docs/configuration.md");
+    let example = text
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/configuration.md has a ```toml example");
+    let (cmd, applied) = configured(example);
+    assert!(applied.problems.is_empty(), "{:?}", applied.problems);
+    assert!(applied.from_file.len() > 10);
+    let m = cmd.try_get_matches_from(["callrecords", "serve"]).unwrap();
+    assert_eq!(
+        m.subcommand_matches("serve")
+            .unwrap()
+            .get_one::<SocketAddr>("listen"),
+        Some(&"0.0.0.0:8443".parse().unwrap())
+    );
+}

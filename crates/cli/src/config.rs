@@ -127,10 +127,12 @@ fn scan_flag(argv: &[OsString]) -> Option<OsString> {
 }
 
 /// What [`apply`] did: the values taken from the file, and the file's problems.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Applied {
     /// (command path joined with spaces, arg id) → the file's values, with the table they came from.
     pub from_file: BTreeMap<(String, String), (Vec<String>, String)>,
+    /// The built-in defaults the file's values replaced (for [`resolve_conflicts`]).
+    builtin: BTreeMap<(String, String), Vec<OsString>>,
     /// Unknown keys and bad values, each naming the key, its table and the file.
     pub problems: Vec<String>,
 }
@@ -272,18 +274,21 @@ fn apply_at(
             let Some((value, at)) = lookup(tables, &long) else {
                 return arg;
             };
-            // `--help` shows defaults: never a password from the file.
-            if let Value::String(v) = value
-                && mask_value(&long, v) != *v
-            {
-                arg = arg.hide_default_value(true);
-            }
             let at = table_label(&path[..at]);
             match file_values(&arg, value) {
                 Ok(values) => {
-                    applied
-                        .from_file
-                        .insert((path.join(" "), id.clone()), (values.clone(), at));
+                    // `--help` shows defaults: never a password from the file.
+                    if values.iter().any(|v| mask_value(&long, v) != *v) {
+                        arg = arg.hide_default_value(true);
+                    }
+                    let key = (path.join(" "), id.clone());
+                    let builtin = arg
+                        .get_default_values()
+                        .iter()
+                        .map(|v| v.to_os_string())
+                        .collect();
+                    applied.builtin.insert(key.clone(), builtin);
+                    applied.from_file.insert(key, (values.clone(), at));
                     arg.default_values(values)
                 }
                 Err(why) => {
@@ -394,6 +399,110 @@ fn relax_requires(mut cmd: clap::Command, path: &[String], applied: &Applied) ->
         }
     }
     cmd
+}
+
+/// A flag given explicitly (command line or environment) beats a file value it conflicts with
+/// (`sync --certificate` when the file has `client-secret`): clap never sees a conflict with a default,
+/// so such a file value would otherwise be used alongside. Parses `argv` with `cmd`; for every file
+/// value of the commands on that line that conflicts with an explicit flag (a probe parse with both),
+/// puts the built-in default back. Returns the command to parse `argv` with.
+pub fn resolve_conflicts(
+    mut cmd: clap::Command,
+    applied: &mut Applied,
+    argv: &[OsString],
+) -> clap::Command {
+    let Ok(matches) = cmd.clone().try_get_matches_from(argv) else {
+        return cmd;
+    };
+    let mut drop = Vec::new();
+    for (path, m) in levels(&matches) {
+        let Some(sub) = find_at(&cmd, &path) else {
+            continue;
+        };
+        let explicit: Vec<&Arg> = sub
+            .get_arguments()
+            .filter(|a| {
+                configurable(a)
+                    && m.try_get_raw(a.get_id().as_str()).is_ok()
+                    && m.value_source(a.get_id().as_str())
+                        .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue)
+            })
+            .collect();
+        for f in sub.get_arguments() {
+            let key = (path.clone(), f.get_id().to_string());
+            if !applied.from_file.contains_key(&key)
+                || explicit.iter().any(|e| e.get_id() == f.get_id())
+            {
+                continue;
+            }
+            if explicit.iter().any(|e| conflicting(sub, e, f)) {
+                drop.push(key);
+            }
+        }
+    }
+    for (path, id) in drop {
+        let key = (path.clone(), id.clone());
+        let builtin = applied.builtin.remove(&key).unwrap_or_default();
+        applied.from_file.remove(&key);
+        let parts: Vec<String> = path
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        cmd = mut_at(cmd, &parts, &mut |c| {
+            c.mut_arg(&id, |a| a.default_values(builtin.clone()))
+        });
+    }
+    cmd
+}
+
+/// The command at `path` (space-joined) under `cmd`.
+fn find_at<'a>(cmd: &'a clap::Command, path: &str) -> Option<&'a clap::Command> {
+    path.split(' ')
+        .filter(|p| !p.is_empty())
+        .try_fold(cmd, |c, name| c.find_subcommand(name))
+}
+
+fn mut_at(
+    cmd: clap::Command,
+    path: &[String],
+    f: &mut dyn FnMut(clap::Command) -> clap::Command,
+) -> clap::Command {
+    match path.split_first() {
+        None => f(cmd),
+        Some((first, rest)) => cmd.mut_subcommand(first, |sub| mut_at(sub, rest, f)),
+    }
+}
+
+/// Whether giving `a` and `b` together is a conflict in `cmd` (a probe parse with only those two).
+fn conflicting(cmd: &clap::Command, a: &Arg, b: &Arg) -> bool {
+    let given = |x: &Arg| {
+        let long = x.get_long().unwrap_or_default();
+        if matches!(x.get_action(), ArgAction::SetTrue | ArgAction::SetFalse) {
+            format!("--{long}")
+        } else {
+            format!("--{long}=x")
+        }
+    };
+    let probe = cmd
+        .clone()
+        .no_binary_name(true)
+        .subcommand_required(false)
+        .args_conflicts_with_subcommands(false)
+        .mut_args(|x| {
+            x.required(false)
+                .env(None::<&str>)
+                .requires(clap::builder::Resettable::<clap::Id>::Reset)
+        })
+        .mut_arg(a.get_id(), |x| {
+            x.value_parser(clap::builder::ValueParser::string())
+        })
+        .mut_arg(b.get_id(), |x| {
+            x.value_parser(clap::builder::ValueParser::string())
+        });
+    probe
+        .try_get_matches_from([given(a), given(b)])
+        .is_err_and(|e| e.kind() == clap::error::ErrorKind::ArgumentConflict)
 }
 
 fn empty_table() -> &'static Table {
@@ -778,13 +887,19 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let Action::Check(check) = &args.action;
     let mut lines = levels(matches);
+    let mut cmd = cmd.clone();
+    let mut applied = applied.clone();
     let tail;
     let only = if check.command.is_empty() {
         None
     } else {
         // `config check -- serve --listen ...`: that command line, parsed as it would be run.
-        let argv = std::iter::once("callrecords".to_string()).chain(check.command.iter().cloned());
-        tail = match cmd.clone().try_get_matches_from(argv) {
+        let argv: Vec<OsString> = std::iter::once("callrecords".to_string())
+            .chain(check.command.iter().cloned())
+            .map(OsString::from)
+            .collect();
+        cmd = resolve_conflicts(cmd, &mut applied, &argv);
+        tail = match cmd.clone().try_get_matches_from(&argv) {
             Ok(m) => m,
             Err(e) => e.exit(),
         };
@@ -794,7 +909,7 @@ pub fn run(
         lines = tail_levels.into_iter().chain(lines).collect();
         Some(chain)
     };
-    let entries = effective(cmd, applied, &lines, only.as_deref());
+    let entries = effective(&cmd, &applied, &lines, only.as_deref());
     if check.json {
         println!(
             "{}",

@@ -144,7 +144,9 @@ fn main() -> ExitCode {
     };
     // The file's values become clap's defaults and every flag gets its environment variable, so
     // clap applies defaults → file → environment → flags.
-    let (command, applied) = config::apply(Cli::command(), &file);
+    let (command, mut applied) = config::apply(Cli::command(), &file);
+    // A flag given explicitly displaces a file value it conflicts with.
+    let command = config::resolve_conflicts(command, &mut applied, &argv);
     let matches = command.clone().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let logs = tracing_subscriber::fmt()

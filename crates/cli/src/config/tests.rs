@@ -478,3 +478,37 @@ fn the_example_of_the_documentation_is_a_valid_file() {
         Some(&"0.0.0.0:8443".parse().unwrap())
     );
 }
+
+#[test]
+fn an_explicit_flag_displaces_a_file_value_it_conflicts_with() {
+    let text = "[sync]\nclient-secret = \"s\"\n[serve]\njwks-url = \"https://idp/keys\"\n";
+    let parse_resolved = |argv: &[&str]| {
+        let (cmd, mut applied) = configured(text);
+        let argv: Vec<OsString> = std::iter::once("callrecords")
+            .chain(argv.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let cmd = resolve_conflicts(cmd, &mut applied, &argv);
+        (cmd.try_get_matches_from(&argv).unwrap(), applied)
+    };
+    let (m, applied) = parse_resolved(&["sync", "--certificate", "app.pem"]);
+    let sync = m.subcommand_matches("sync").unwrap();
+    assert!(sync.get_raw("client_secret").is_none());
+    assert!(!applied.in_file(&["sync"], "client_secret"));
+    // Without the conflicting flag the file's value stays.
+    let (m, applied) = parse_resolved(&["sync", "--tenant", "t"]);
+    assert!(
+        m.subcommand_matches("sync")
+            .unwrap()
+            .get_raw("client_secret")
+            .is_some()
+    );
+    assert!(applied.in_file(&["sync"], "client_secret"));
+    let (m, _) = parse_resolved(&["serve", "--jwks-file", "keys.json"]);
+    let serve = m.subcommand_matches("serve").unwrap();
+    assert!(serve.get_raw("jwks_url").is_none());
+    assert_eq!(
+        serve.get_one::<PathBuf>("jwks_file"),
+        Some(&PathBuf::from("keys.json"))
+    );
+}

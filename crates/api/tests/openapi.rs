@@ -247,5 +247,16 @@ async fn protected_operations_document_401_403_and_the_bearer_scheme() {
             }
         }
     }
-    assert_eq!(protected, 8, "every operation but the document itself");
+    let total: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|i| i.as_object().unwrap().len())
+        .sum();
+    assert!(protected >= 8);
+    assert_eq!(
+        protected,
+        total - 1,
+        "every operation but the document itself"
+    );
 }

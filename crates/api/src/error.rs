@@ -177,6 +177,41 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer for a request that is refused before it reaches the middleware stack (the listener's
+    /// limits): a fresh `request-id` in the header and the body alike, the client's `client-request-id`
+    /// echoed, as every other answer does.
+    pub fn into_response_for(self, request: &axum::http::HeaderMap) -> Response {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let client = request
+            .get(CLIENT_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut resp = REQUEST_IDS.sync_scope((request_id.clone(), client.clone()), || {
+            self.into_response()
+        });
+        set_request_ids(resp.headers_mut(), &request_id, client.as_deref());
+        resp
+    }
+}
+
+/// The `client-request-id` header.
+pub(crate) const CLIENT_REQUEST_ID: &str = "client-request-id";
+
+/// `request-id` (and the echoed `client-request-id`) on a response.
+pub(crate) fn set_request_ids(
+    headers: &mut axum::http::HeaderMap,
+    request_id: &str,
+    client: Option<&str>,
+) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("request-id", v);
+    }
+    if let Some(c) = client.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(CLIENT_REQUEST_ID, c);
+    }
+}
+
 /// Graph's error body.
 pub fn error_body(
     code: ErrorCode,

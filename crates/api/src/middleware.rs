@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{HeaderName, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -12,8 +12,7 @@ use tower_http::compression::CompressionLayer;
 use crate::cache::ResponseCache;
 use crate::error::{ApiError, REQUEST_IDS};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static(crate::error::CLIENT_REQUEST_ID);
 
 /// Layers, innermost first: panic catcher, response cache (when given), access control (when given),
 /// metrics and the request log, request ids, compression. The cache is inside the request-id layer so that
@@ -78,13 +77,7 @@ async fn request_ids(req: Request, next: Next) -> Response {
             resp
         })
         .await;
-    let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert(REQUEST_ID, v);
-    }
-    if let Some(c) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.insert(CLIENT_REQUEST_ID, c);
-    }
+    crate::error::set_request_ids(resp.headers_mut(), &request_id, client.as_deref());
     resp
 }
 

@@ -102,7 +102,64 @@ pub fn document() -> Value {
         "kind",
         &crate::ingest::kinds(),
     );
+    add_security(&mut doc);
     doc
+}
+
+/// The bearer scheme, and on every operation the access table ([`crate::auth::access_of`]) protects: its
+/// roles, and the 401 and 403 answers in Graph's error shape. From the same table the server enforces, so
+/// the document cannot say a route is open when it is not.
+fn add_security(doc: &mut Value) {
+    use crate::auth::{Access, access_of};
+    doc["components"]["securitySchemes"]["bearer"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "`serve --auth jwt`: an access token of the configured issuer (Entra ID, or                         `serve --fake`'s token endpoint) whose `roles` hold one of the operation's roles                         and whose `tid` is the tenant it sees. `serve --auth static`: a token of the                         tokens file. Without `--auth` (loopback only) no token is asked for.",
+    });
+    let error =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/GraphError"}}});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Ok(m) = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            else {
+                continue;
+            };
+            let access = access_of(&m, path);
+            if access == Access::Public {
+                continue;
+            }
+            let roles = access.roles();
+            op["security"] = json!([{"bearer": roles}]);
+            op["responses"]["401"] = json!({
+                "description": "No valid bearer token: missing, expired or not yet valid, wrong issuer or                                 audience, unknown key, bad signature (`InvalidAuthenticationToken`).",
+                "headers": {"WWW-Authenticate": {
+                    "description": "`Bearer realm=\"callrecords\"`",
+                    "schema": {"type": "string"},
+                }},
+                "content": error.clone(),
+            });
+            let role_list = roles
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            op["responses"]["403"] = json!({
+                "description": if roles.is_empty() {
+                    "The token is not allowed here (`accessDenied`).".to_owned()
+                } else {
+                    format!("The token's roles hold none of {role_list} (`accessDenied`).")
+                },
+                "content": error.clone(),
+            });
+        }
+    }
 }
 
 /// `GET /analytics/v1/openapi.json`.

@@ -166,3 +166,97 @@ async fn openapi_document_is_valid_and_lists_every_analytics_and_ingest_route() 
         }
     }
 }
+
+/// Every operation the access table protects documents the bearer scheme with its roles and the 401 and
+/// 403 answers (Graph's error body); and the server, with tokens on, does answer 401 without a token and
+/// 403 with a token lacking the role, on every one of them.
+#[tokio::test]
+async fn protected_operations_document_401_403_and_the_bearer_scheme() {
+    use callrecords_api::app_with_auth;
+    use callrecords_api::auth::tokens::{StaticTokens, token_hash};
+    use callrecords_api::auth::{Access, Auth, Mode, access_of};
+
+    let doc = callrecords_api::openapi::document();
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let parsed: utoipa::openapi::OpenApi = serde_json::from_value(doc.clone()).unwrap();
+    assert!(
+        parsed
+            .components
+            .unwrap()
+            .security_schemes
+            .contains_key("bearer")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = format!("{} tenant-a\n", token_hash("no-roles"));
+    let app = app_with_auth(
+        AppState {
+            store: Arc::new(SqliteStore::open(dir.path()).unwrap()),
+            config: Arc::new(Config::default()),
+        },
+        Arc::new(Auth::new(Mode::Static(
+            StaticTokens::parse(&tokens).unwrap(),
+        ))),
+    );
+    let mut protected = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let m: Method = method.to_uppercase().parse().unwrap();
+            let access = access_of(&m, path);
+            let what = format!("{method} {path}");
+            if access == Access::Public {
+                assert!(op.get("security").is_none(), "{what}");
+                assert!(op["responses"].get("401").is_none(), "{what}");
+                continue;
+            }
+            protected += 1;
+            let roles: Vec<&str> = op["security"][0]["bearer"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{what} names no bearer security"))
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            assert_eq!(roles, access.roles(), "{what}");
+            for status in ["401", "403"] {
+                let r = &op["responses"][status];
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/GraphError",
+                    "{what} {status}"
+                );
+            }
+            assert!(op["responses"]["401"]["headers"]["WWW-Authenticate"].is_object());
+            // What the server does.
+            let uri = path.replace("{id}", "x").replace("{kind}", "callRecords");
+            for (token, want) in [
+                (None, StatusCode::UNAUTHORIZED),
+                (Some("no-roles"), StatusCode::FORBIDDEN),
+            ] {
+                let mut req = Request::builder().method(m.clone()).uri(&uri);
+                if let Some(t) = token {
+                    req = req.header("authorization", format!("Bearer {t}"));
+                }
+                let resp = app
+                    .clone()
+                    .oneshot(req.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), want, "{what} with {token:?}");
+            }
+        }
+    }
+    let total: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|i| i.as_object().unwrap().len())
+        .sum();
+    assert!(protected >= 8);
+    assert_eq!(
+        protected,
+        total - 1,
+        "every operation but the document itself"
+    );
+}

@@ -24,7 +24,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use callrecords_api::ApiError;
 use callrecords_api::error::ErrorCode;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -210,7 +210,7 @@ async fn request_limits(State(l): State<RequestLimits>, req: Request, next: Next
                 l.max_header_bytes
             ),
         )
-        .into_response();
+        .into_response_for(req.headers());
     }
     let ip = req
         .extensions()
@@ -229,7 +229,7 @@ async fn request_limits(State(l): State<RequestLimits>, req: Request, next: Next
                     ),
                 );
                 e.retry_after = Some(1);
-                return e.into_response();
+                return e.into_response_for(req.headers());
             }
         },
         None => None,

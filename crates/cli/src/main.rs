@@ -3,6 +3,7 @@
 
 mod auth_args;
 mod backup_cmd;
+mod config;
 mod fake;
 mod gen_cmd;
 mod import;
@@ -16,7 +17,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: ingest allocates and frees many small JSON nodes across threads (parsed on the checker
 /// threads, dropped on the store's), where glibc malloc spent ~15 % of the time and kept returning and
@@ -37,6 +38,11 @@ struct Cli {
         default_value = "text"
     )]
     log_format: LogFormat,
+    /// The configuration file (TOML: a key per long flag, a table per command; see
+    /// docs/configuration.md). Default: CALLRECORDS_CONFIG (empty: no file), else ./callrecords.toml
+    /// if it exists. (Read before the command line is parsed, so clap never sees CALLRECORDS_CONFIG.)
+    #[arg(long, global = true, value_name = "FILE")]
+    config_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -122,10 +128,27 @@ enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Put a backup in place as the store of a data directory.
     Restore(backup_cmd::RestoreArgs),
+    /// The configuration (callrecords.toml, environment): `config check` prints what every command
+    /// would use.
+    Config(config::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let file = match config::File::locate(&argv) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // The file's values become clap's defaults and every flag gets its environment variable, so
+    // clap applies defaults → file → environment → flags.
+    let (command, mut applied) = config::apply(Cli::command(), &file);
+    // A flag given explicitly displaces a file value it conflicts with.
+    let command = config::resolve_conflicts(command, &mut applied, &argv);
+    let matches = command.clone().get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CALLRECORDS_LOG")
@@ -138,8 +161,23 @@ fn main() -> ExitCode {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
+    // Unknown keys or bad values stop every command but `config check`, which lists them.
+    if !applied.problems.is_empty() && !matches!(cli.command, Command::Config(_)) {
+        for p in &applied.problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("(`callrecords config check` shows the effective configuration)");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => {
+            // `--fake` without a data directory gets a temporary one.
+            let data_given = applied.in_file(&["serve"], "data")
+                || matches.subcommand_matches("serve").is_some_and(|m| {
+                    m.value_source("data") != Some(clap::parser::ValueSource::DefaultValue)
+                });
+            serve::run(args, data_given)
+        }
         Command::Validate(args) => validate::run(args),
         Command::Import(args) => import::run(args),
         Command::Gen(args) => gen_cmd::run(args),
@@ -149,6 +187,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync_cmd::run(args),
         Command::Backup(args) => backup_cmd::run_backup(args),
         Command::Restore(args) => backup_cmd::run_restore(args),
+        Command::Config(args) => config::run(&args, &command, &file, &applied, &matches),
     };
     match result {
         Ok(code) => code,

@@ -39,14 +39,15 @@ pub struct Args {
     limits: crate::listen::Limits,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// `data_given`: whether `--data` was set (flag, environment or file).
+pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let fake_cfg = args.fake.enabled.then(|| args.fake.config()).transpose()?;
         // `--fake` without `--data`: a fresh temporary directory.
-        let data = if fake_cfg.is_some() && !data_given() {
+        let data = if fake_cfg.is_some() && !data_given {
             crate::fake::temp_data_dir()?
         } else {
             args.data.data.clone()
@@ -108,15 +109,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!("callrecords stopped");
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Whether `--data` (or `CALLRECORDS_DATA`) was given.
-fn data_given() -> bool {
-    std::env::var_os("CALLRECORDS_DATA").is_some()
-        || std::env::args_os().any(|a| {
-            let a = a.to_string_lossy();
-            a == "--data" || a.starts_with("--data=")
-        })
 }
 
 async fn shutdown_signal() {

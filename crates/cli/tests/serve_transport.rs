@@ -307,6 +307,28 @@ fn spawn_limited(dir: &Path, extra: &[&str]) -> Server {
     common::spawn(&args, &dir.join("data"), "/healthz")
 }
 
+/// A raw HTTP/1.1 answer (`Content-Length` body) carries a `request-id` header equal to the body's
+/// `innerError.request-id`, and echoes `client` in the header and the body.
+fn assert_ids_match(text: &str, client: Option<&str>) {
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let body: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let inner = &body["error"]["innerError"];
+    let id = header("request-id").unwrap_or_else(|| panic!("no request-id header: {text}"));
+    assert!(!id.is_empty());
+    assert_eq!(inner["request-id"].as_str(), Some(id.as_str()), "{text}");
+    assert_eq!(header("client-request-id").as_deref(), client, "{text}");
+    assert_eq!(inner["client-request-id"].as_str(), client, "{text}");
+}
+
 #[test]
 fn limits_answer_in_graphs_shape() {
     let dir = tempfile::tempdir().unwrap();
@@ -328,6 +350,17 @@ fn limits_answer_in_graphs_shape() {
     let (status, body) = request(s.1, "GET", "/healthz", &[("X-Big", &big)], "").unwrap();
     assert_eq!(status, 431, "{body}");
     assert!(body.contains("requestHeaderFieldsTooLarge"), "{body}");
+    // ...with a request-id header, the same id in the body, and the client's id echoed.
+    let mut raw = TcpStream::connect(("127.0.0.1", s.1)).unwrap();
+    write!(
+        raw,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nclient-request-id: c-431\r\nX-Big: {big}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let text = read_all(raw);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    assert_ids_match(&text, Some("c-431"));
 
     // One request in flight (an upload that has not finished) → the next from the same address is 429.
     let pending = start_upload(s.1, "writer", 100, "{");
@@ -345,6 +378,16 @@ fn limits_answer_in_graphs_shape() {
         "{text}"
     );
     assert!(text.contains("activityLimitReached"), "{text}");
+    assert_ids_match(&text, None);
+    let mut third = TcpStream::connect(("127.0.0.1", s.1)).unwrap();
+    write!(
+        third,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nclient-request-id: c-429\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let text = read_all(third);
+    assert!(text.starts_with("HTTP/1.1 429"), "{text}");
+    assert_ids_match(&text, Some("c-429"));
     // The stalled upload is cut off after the body idle timeout: 408.
     let text = read_all(pending);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");

@@ -49,8 +49,13 @@ use connection::{migrate, open_connection};
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "callrecords.db";
 
-/// Reader connections kept open between calls.
-const MAX_IDLE_READERS: usize = 4;
+/// Reads that run at once, each on a reader connection of its own; further reads wait for one to be free.
+/// A fixed set of connections, kept open: opening one per read beyond a small idle pool (what this did
+/// before) parsed the schema again and started from an empty page cache on every read under load.
+fn max_readers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (cores * 4).clamp(4, 32)
+}
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -62,6 +67,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per read that may run now ([`max_readers`]).
+    read_slots: Arc<tokio::sync::Semaphore>,
     compress: bool,
     /// `data_generation`: a connection of its own watching `PRAGMA data_version`.
     generation: generation::Generation,
@@ -143,6 +150,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                read_slots: Arc::new(tokio::sync::Semaphore::new(max_readers())),
                 compress,
                 generation,
             }),
@@ -188,18 +196,28 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        // The permit moves into the blocking task: a caller that gives up waiting does not free the
+        // slot while its read still runs.
+        let slot = self
+            .inner
+            .read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Backend(format!("store closed: {e}")))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let pooled = lock(&inner.readers).pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => open_connection(&inner.path)?,
             };
             let out = f(&conn);
-            // A connection left inside a transaction (a failed read) is not reused.
-            let mut idle = lock(&inner.readers);
-            if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
-                idle.push(conn);
+            // A connection left inside a transaction (a failed read) is not reused. With at most
+            // `max_readers()` reads at once, the idle list never holds more connections than that.
+            if conn.is_autocommit() {
+                lock(&inner.readers).push(conn);
             }
             out
         })

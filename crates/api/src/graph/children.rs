@@ -210,10 +210,16 @@ pub(super) fn expanded(
     let more = rows.len() > page_size;
     rows.truncate(page_size);
     let ty = cr(child.type_name());
-    let mut items = String::new();
-    render::items(&mut items, &rows, |out, r| {
+    let nav = child.navigation();
+    // The items are written straight into the answer's buffer (they are nearly all of its bytes).
+    let mut array = String::with_capacity(rows.iter().map(|r| r.1.len() + 1).sum::<usize>() + 32);
+    array.push_str(",\"");
+    array.push_str(nav);
+    array.push_str("\":[");
+    render::items(&mut array, &rows, |out, r| {
         render::object(req, out, r.1, &ty, e.select.as_deref(), None)
     })?;
+    array.push(']');
     let link = rows.last().filter(|_| more).map(|last| {
         let token = child.token(last.0, page_size as u64, head);
         let mut opts = Vec::new();
@@ -224,25 +230,30 @@ pub(super) fn expanded(
             opts.push(format!("$select={}", s.join(",")));
         }
         opts.push(format!("$skiptoken={}", token.encode(&req.audience)));
-        format!(
+        let url = format!(
             "{}/{}?{}",
             req.record_url(&head.id),
             child.navigation(),
             opts.join("&")
-        )
-    });
-    let nav = child.navigation();
-    let array = format!(",\"{nav}\":[{items}]");
-    let link = link.map(|l| {
-        let mut m = format!(",\"{nav}@odata.nextLink\":");
-        push_str(&mut m, &l);
+        );
+        let mut m = String::with_capacity(url.len() + nav.len() + 24);
+        m.push_str(",\"");
+        m.push_str(nav);
+        m.push_str("@odata.nextLink\":");
+        push_str(&mut m, &url);
         m
     });
-    let link = link.unwrap_or_default();
     // Graph's order: sessions before their nextLink, participants_v2 after theirs.
-    let tail = match child {
-        Child::Sessions => array + &link,
-        Child::Participants => link + &array,
+    let tail = match (child, link) {
+        (_, None) => array,
+        (Child::Sessions, Some(link)) => {
+            array.push_str(&link);
+            array
+        }
+        (Child::Participants, Some(mut link)) => {
+            link.push_str(&array);
+            link
+        }
     };
     Ok(tail)
 }

@@ -128,9 +128,10 @@ pub(crate) fn array_items(raw: &str) -> Result<Vec<&RawValue>, ApiError> {
         .map_err(corrupt)
 }
 
-/// The quoted names of every enum member after `unknownFutureValue`, e.g. `"azureCommunicationServices"`.
-fn post_sentinel_needles() -> &'static [String] {
-    static NEEDLES: OnceLock<Vec<String>> = OnceLock::new();
+/// The quoted names of every enum member after `unknownFutureValue` (e.g. `"azureCommunicationServices"`),
+/// as one automaton: a stored text is scanned once for all of them.
+fn post_sentinel_needles() -> &'static aho_corasick::AhoCorasick {
+    static NEEDLES: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
     NEEDLES.get_or_init(|| {
         let mut v: Vec<String> = ENUMS
             .iter()
@@ -145,15 +146,14 @@ fn post_sentinel_needles() -> &'static [String] {
             .collect();
         v.sort();
         v.dedup();
-        v
+        aho_corasick::AhoCorasick::new(&v)
+            .unwrap_or_else(|e| unreachable!("enum member names are short literal patterns: {e}"))
     })
 }
 
-/// Whether `raw` may contain an enum member that must be rewritten (cheap substring check).
+/// Whether `raw` may contain an enum member that must be rewritten (one pass over the text).
 pub(crate) fn may_need_enum_rewrite(raw: &str) -> bool {
-    post_sentinel_needles()
-        .iter()
-        .any(|n| raw.contains(n.as_str()))
+    post_sentinel_needles().is_match(raw)
 }
 
 /// Whether a member named `key` survives `$select` (`None` = everything). Instance annotations

@@ -1,7 +1,7 @@
 //! The dashboard's sign-in: OpenID Connect, authorization code with PKCE (S256), the server as the client
 //! (a "backend for frontend": no token ever reaches the browser's scripts).
 //!
-//! * `GET /auth/login?return=/dashboard/…` makes a `state`, a `nonce` and a PKCE verifier, keeps them in a
+//! * `GET /auth/login?return=/#/calls` makes a `state`, a `nonce` and a PKCE verifier, keeps them in a
 //!   sealed, HttpOnly cookie sent only to `/auth/callback` (ten minutes), and redirects to the identity
 //!   provider's authorization endpoint (from `{issuer}/.well-known/openid-configuration`, or given).
 //! * `GET /auth/callback?code&state` checks the state against the cookie, redeems the code with the verifier
@@ -32,7 +32,7 @@ use crate::ApiError;
 use crate::error::ErrorCode;
 
 /// Where a sign-in goes back to when no `return` is given.
-pub const DEFAULT_RETURN: &str = "/dashboard/";
+pub const DEFAULT_RETURN: &str = "/";
 /// The header unsafe requests with the session cookie must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 

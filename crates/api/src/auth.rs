@@ -12,6 +12,8 @@
 //!   `accessDenied`, built by [`ApiError`] like every other error.
 
 pub mod jwt;
+pub mod oidc;
+pub mod session;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -95,6 +97,13 @@ fn family(method: &Method, path: &str) -> Access {
     if under("/dashboard") {
         return Access::Public;
     }
+    // The dashboard's sign-in: starting it and coming back from the identity provider need nothing;
+    // who is signed in, and signing out, need the session (or a token).
+    match path {
+        "/auth/login" | "/auth/callback" => return Access::Public,
+        "/auth/me" | "/auth/logout" => return Access::Authenticated,
+        _ => {}
+    }
     if under("/v1.0") || under("/beta") {
         return if is_pstn_function(path) {
             Access::ReadPstn
@@ -169,6 +178,17 @@ pub enum AuthError {
     NoTenant,
     #[error("The access token is not known.")]
     UnknownToken,
+    #[error("The id token's nonce is not the one of this sign-in.")]
+    WrongNonce,
+    #[error("The session has expired; sign in again.")]
+    SessionExpired,
+    #[error("The session cookie is not valid; sign in again.")]
+    BadSession,
+    #[error(
+        "Cross-site request refused: a write with the session cookie must send the session's X-CSRF-Token \
+         header, from this server's own origin."
+    )]
+    Csrf,
     #[error(
         "Either the signed-in user does not have sufficient privileges, or you need to use a different \
          authentication method."
@@ -179,7 +199,7 @@ pub enum AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::MissingRole => ApiError::new(
+            AuthError::MissingRole | AuthError::Csrf => ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::AccessDenied,
                 e.to_string(),
@@ -221,6 +241,7 @@ pub struct Auth {
     mode: Mode,
     after: Option<Arc<dyn AfterAuth>>,
     www_authenticate: HeaderValue,
+    oidc: Option<oidc::Oidc>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -228,6 +249,7 @@ impl std::fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("mode", &self.mode)
             .field("after", &self.after.is_some())
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -239,6 +261,30 @@ impl Auth {
             mode,
             after: None,
             www_authenticate: HeaderValue::from_static(WWW_AUTHENTICATE),
+            oidc: None,
+        }
+    }
+
+    /// Adds the dashboard's OpenID Connect sign-in (only JWT authentication can have it: the sign-in's
+    /// tokens are checked by the same validator).
+    pub fn with_oidc(mut self, oidc: oidc::Oidc) -> Result<Self, oidc::OidcError> {
+        if !matches!(self.mode, Mode::Jwt(_)) {
+            return Err(oidc::OidcError::NeedsJwt);
+        }
+        self.oidc = Some(oidc);
+        Ok(self)
+    }
+
+    /// The dashboard sign-in, when configured.
+    pub fn oidc(&self) -> Option<&oidc::Oidc> {
+        self.oidc.as_ref()
+    }
+
+    /// The JWT validator (`--auth jwt`).
+    pub fn jwt(&self) -> Option<&jwt::JwtValidator> {
+        match &self.mode {
+            Mode::Jwt(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -283,7 +329,7 @@ pub fn bearer(authorization: Option<&str>) -> Option<&str> {
 }
 
 fn refuse(auth: &Auth, e: AuthError) -> Response {
-    let unauthenticated = e != AuthError::MissingRole;
+    let unauthenticated = !matches!(e, AuthError::MissingRole | AuthError::Csrf);
     let mut resp = ApiError::from(e).into_response();
     if unauthenticated {
         resp.headers_mut()
@@ -306,9 +352,36 @@ pub async fn layer(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let principal = match auth.authenticate(authorization).await {
-        Ok(p) => p,
-        Err(e) => return refuse(&auth, e),
+    // A bearer token wins; without one, the dashboard's session cookie (when sign-in is configured).
+    let session_cookie = auth
+        .oidc
+        .as_ref()
+        .filter(|_| authorization.is_none())
+        .and_then(|o| session::cookie(req.headers(), session::SESSION_COOKIE).map(|c| (o, c)));
+    let mut session = None;
+    let principal = match session_cookie {
+        Some((oidc, cookie)) => match oidc.open_session(cookie) {
+            Ok(s) => {
+                if let Err(e) = oidc.check_csrf(&req, &s) {
+                    return refuse(&auth, e);
+                }
+                let p = s.principal();
+                session = Some(s);
+                p
+            }
+            // A dead cookie is deleted with the 401, so the dashboard starts a new sign-in.
+            Err(e) => {
+                let mut resp = refuse(&auth, e);
+                if let Ok(v) = HeaderValue::from_str(&oidc.clear_session_cookie()) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return resp;
+            }
+        },
+        None => match auth.authenticate(authorization).await {
+            Ok(p) => p,
+            Err(e) => return refuse(&auth, e),
+        },
     };
     let roles = access.roles();
     if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
@@ -326,6 +399,9 @@ pub async fn layer(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
     }
     req.extensions_mut().insert(scope);
     req.extensions_mut().insert(principal);
+    if let Some(s) = session {
+        req.extensions_mut().insert(s);
+    }
     next.run(req).await
 }
 
@@ -361,6 +437,11 @@ mod tests {
             ("/admin/sync", Access::Admin),
             ("/adminx", Access::Authenticated),
             ("/dashboardx", Access::Authenticated),
+            ("/auth/login", Access::Public),
+            ("/auth/callback", Access::Public),
+            ("/auth/me", Access::Authenticated),
+            ("/auth/logout", Access::Authenticated),
+            ("/auth/loginx", Access::Authenticated),
             ("/nope", Access::Authenticated),
             ("/dashboard/../admin/sync", Access::Authenticated),
             ("/dashboard/%2e%2e/x", Access::Authenticated),

@@ -100,6 +100,7 @@ fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
         .merge(sync_admin::routes())
         .merge(sync_receiver::routes())
         .merge(callrecords_dashboard::routes())
+        .merge(auth::oidc::routes(auth.clone()))
         .fallback(middleware::fallback)
         .with_state(state.clone())
         .layer(axum::Extension(metrics.clone()));

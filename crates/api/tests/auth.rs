@@ -288,7 +288,7 @@ fn concrete(pattern: &str, a: &str) -> Vec<String> {
 
 /// What may be reached without a token: adding a public route means adding it here (and to
 /// `auth::access_of`).
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 12] = [
     "/healthz",
     "/readyz",
     "/",
@@ -299,6 +299,9 @@ const PUBLIC: [&str; 10] = [
     "/notifications/graph",
     "/notifications/graph/lifecycle",
     "/dashboard/",
+    // The dashboard's sign-in: starting it, and the identity provider sending the browser back.
+    "/auth/login",
+    "/auth/callback",
 ];
 
 #[tokio::test]

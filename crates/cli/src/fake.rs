@@ -792,6 +792,16 @@ impl Fake {
         )
     }
 
+    /// The issuer the dashboard's sign-in discovers its endpoints from under `--fake` (the first tenant's:
+    /// its users sign in to it).
+    pub fn sign_in_issuers(&self) -> Vec<String> {
+        self.cfg
+            .tenants
+            .first()
+            .map(|t| vec![self.authority.issuer(t)])
+            .unwrap_or_default()
+    }
+
     /// How the shared JWT validator checks the fake's tokens: its tenants' issuers, Graph's audiences,
     /// its own key as a fixed JWKS, Entra's 5-minute leeway.
     pub fn jwt_config(&self) -> callrecords_api::auth::jwt::JwtConfig {

@@ -84,9 +84,16 @@ pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
             )?),
             None => None,
         };
+        let fake_auth = match &fake {
+            Some(f) => {
+                let jwt = f.jwt_config();
+                Some((f.auth()?, f.sign_in_issuers(), jwt.audiences))
+            }
+            None => None,
+        };
         let auth = args
             .auth
-            .build(args.listen, fake.as_ref().map(|f| f.auth()).transpose()?)
+            .build(args.listen, &format!("{scheme}://{addr}"), fake_auth)
             .await?;
         let mut app = callrecords_api::app_with_auth(state, Arc::new(auth));
         if let Some(fake) = fake {

@@ -1,6 +1,6 @@
 // The dashboard's router: the URL fragment names the page (`#/calls?…`); each page is a module with
 // `render(main, route)` that reads only the public APIs.
-import { route, el, failure, prefetchNewest } from './lib.js';
+import { route, el, failure, prefetchNewest, whoami, signIn, signOut } from './lib.js';
 
 const pages = {
   overview: () => import('./pages/overview.js'),
@@ -46,7 +46,31 @@ async function show() {
   }
 }
 
+/** The signed-in user and a sign-out button in the header (when the server has sign-in). */
+async function account() {
+  const me = await whoami().catch(() => null);
+  const box = document.getElementById('account');
+  if (!me || !box) return;
+  if (me.signedIn) {
+    sessionStorage.removeItem('callrecords.signInAt');
+    const who = (me.user && (me.user.name || me.user.username)) || me.tenantId;
+    const out = el('button', { type: 'button', class: 'sign-out' }, 'Sign out');
+    out.addEventListener('click', async () => {
+      await signOut();
+      box.replaceChildren();
+      const again = el('a', { href: '/auth/login?return=/' }, 'Sign in again');
+      document.getElementById('main').replaceChildren(el('h1', {}, 'Signed out'), el('p', {}, again));
+    });
+    box.replaceChildren(el('span', { class: 'user', title: me.user && me.user.username || '' }, who), out);
+  } else if (me.canSignIn) {
+    const b = el('button', { type: 'button' }, 'Sign in');
+    b.addEventListener('click', () => { sessionStorage.removeItem('callrecords.signInAt'); signIn(); });
+    box.replaceChildren(b);
+  }
+}
+
 window.addEventListener('hashchange', show);
+account();
 // The charts follow the system's theme: re-render when it changes.
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', show);
 show();

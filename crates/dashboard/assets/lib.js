@@ -10,12 +10,61 @@ export class ApiFailure extends Error {
   }
 }
 
-/** GET a JSON document of this server's public APIs. */
-export async function api(path, init) {
-  const res = await fetch(path, { headers: { accept: 'application/json' }, ...init });
+// The signed-in session's CSRF token (from /auth/me): every write with the session cookie must send it.
+let csrfToken = null;
+const SIGN_IN_AT = 'callrecords.signInAt';
+
+/** Who is signed in: `/auth/me`'s answer, `{ signedIn: false, canSignIn }` without a session, or null
+ * when the server has no sign-in (`--auth none`). */
+export async function whoami() {
+  const res = await fetch('/auth/me', { headers: { accept: 'application/json' } });
+  if (res.ok) {
+    const me = await res.json();
+    csrfToken = me.csrfToken || null;
+    return me;
+  }
+  if (res.status === 401) return { signedIn: false, canSignIn: await signInAvailable() };
+  return null;
+}
+
+/** Whether this server offers the sign-in (its /auth/login redirects rather than answering 404). */
+async function signInAvailable() {
+  try {
+    const res = await fetch('/auth/login?return=/', { redirect: 'manual' });
+    return res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400);
+  } catch { return false; }
+}
+
+/** Goes to the sign-in, coming back to this page; false (and nothing happens) if a sign-in was already
+ * tried in the last 30 s, so that a browser refusing the cookie does not loop. */
+export function signIn() {
+  const last = Number(sessionStorage.getItem(SIGN_IN_AT) || 0);
+  if (Date.now() - last < 30000) return false;
+  sessionStorage.setItem(SIGN_IN_AT, String(Date.now()));
+  const back = location.pathname + location.search + location.hash;
+  location.assign(`/auth/login?return=${encodeURIComponent(back)}`);
+  return true;
+}
+
+/** Ends the session. */
+export async function signOut() {
+  await fetch('/auth/logout', { method: 'POST', headers: csrfToken ? { 'x-csrf-token': csrfToken } : {} });
+  csrfToken = null;
+}
+
+/** A JSON document of this server's public APIs (GET by default; writes carry the CSRF token). */
+export async function api(path, init = {}) {
+  const headers = { accept: 'application/json', ...(init.headers || {}) };
+  const method = (init.method || 'GET').toUpperCase();
+  if (csrfToken && !['GET', 'HEAD'].includes(method)) headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(path, { ...init, headers });
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+  if (res.status === 401 && (await signInAvailable()) && signIn()) {
+    // The page is being left for the sign-in.
+    await new Promise(() => {});
+  }
   if (!res.ok) {
     const e = body && body.error;
     throw new ApiFailure(res.status, e ? e.code : 'error', e ? e.message : text.slice(0, 200));
@@ -43,6 +92,7 @@ export function newestCall() {
 /** GET text (CSV, raw JSON). */
 export async function apiText(path) {
   const res = await fetch(path);
+  if (res.status === 401 && (await signInAvailable()) && signIn()) await new Promise(() => {});
   const text = await res.text();
   if (!res.ok) {
     let msg = text;

@@ -14,6 +14,7 @@
 //!   routes, failing with Graph's `401 InvalidAuthenticationToken` bodies ([`AuthError::graph_error`]).
 //! * [`routes::router`] serves the token, JWKS and OpenID-configuration endpoints.
 
+mod code;
 mod keys;
 pub mod routes;
 
@@ -26,6 +27,7 @@ use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use code::{AuthorizeError, CODE_LIFETIME_SECS, TEST_USERS, TestUser, UserClaims};
 pub use keys::{KeyError, RegisteredCertificate, SigningKey};
 
 use crate::config::FakeConfig;
@@ -41,7 +43,11 @@ pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const CALL_RECORDS_ROLE: &str = "CallRecords.Read.All";
 /// Roles of callrecords' own routes (`/ingest`, `/admin`), also carried by the fake's tokens so that one
 /// token drives every route of `serve --fake`.
-pub const CALLRECORDS_OWN_ROLES: [&str; 2] = ["CallRecords.Ingest", "CallRecords.Admin"];
+pub const CALLRECORDS_OWN_ROLES: [&str; 2] = [INGEST_ROLE, ADMIN_ROLE];
+/// callrecords' ingest role.
+pub const INGEST_ROLE: &str = "CallRecords.Ingest";
+/// callrecords' administrator role.
+pub const ADMIN_ROLE: &str = "CallRecords.Admin";
 /// Also accepted for the PSTN / direct-routing functions (spec §11).
 pub const PSTN_CALLS_ROLE: &str = "CallRecord-PstnCalls.Read.All";
 /// `client_assertion_type` for certificate credentials.
@@ -151,6 +157,12 @@ pub struct TokenResponse {
     pub expires_in: i64,
     pub ext_expires_in: i64,
     pub access_token: String,
+    /// The id token (authorization-code grant only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The scopes granted (authorization-code grant only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Why an access token was refused by a Graph route.
@@ -246,6 +258,8 @@ pub struct Authority {
     seed: u64,
     counter: AtomicU64,
     now: fn() -> Timestamp,
+    /// Authorization codes handed out by `/authorize` and not expired yet.
+    codes: std::sync::Mutex<HashMap<String, code::Grant>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,6 +299,7 @@ impl Authority {
             seed,
             counter: AtomicU64::new(0),
             now: Timestamp::now,
+            codes: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -420,6 +435,9 @@ impl Authority {
             return Err(EntraError::tenant_not_found(tenant));
         }
         let grant = param(form, "grant_type").ok_or_else(|| EntraError::missing("grant_type"))?;
+        if grant == "authorization_code" {
+            return self.redeem_code(tenant, form, now);
+        }
         if grant != "client_credentials" {
             return Err(EntraError::new(
                 StatusCode::BAD_REQUEST,
@@ -682,6 +700,8 @@ impl Authority {
             expires_in: EXPIRES_IN,
             ext_expires_in: EXPIRES_IN,
             access_token,
+            id_token: None,
+            scope: None,
         }
     }
 

@@ -97,6 +97,26 @@ struct Claims {
     sub: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
+    exp: i64,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+}
+
+/// What an OpenID Connect id token says about the signed-in user ([`JwtValidator::validate_id_token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdToken {
+    /// The user (`sub`).
+    pub sub: String,
+    /// The tenant (`tid`).
+    pub tenant: String,
+    /// `name`.
+    pub name: Option<String>,
+    /// `preferred_username`.
+    pub username: Option<String>,
 }
 
 /// Why a JWKS could not be had.
@@ -207,6 +227,56 @@ impl JwtValidator {
 
     /// The principal of a token, or why it is refused.
     pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+        self.validate_with_expiry(token).await.map(|(p, _)| p)
+    }
+
+    /// [`validate`](Self::validate), and the token's `exp` (Unix seconds).
+    pub async fn validate_with_expiry(&self, token: &str) -> Result<(Principal, i64), AuthError> {
+        let claims = self.verify(token, &self.cfg.audiences).await?;
+        let tenant = claims.tid.clone().ok_or(AuthError::NoTenant)?;
+        let exp = claims.exp;
+        let app_id = claims
+            .appid
+            .or(claims.azp)
+            .or(claims.sub)
+            .unwrap_or_default();
+        Ok((
+            Principal {
+                tenant,
+                app_id,
+                roles: claims.roles,
+            },
+            exp,
+        ))
+    }
+
+    /// Checks an OpenID Connect id token: the same keys and issuers as access tokens, but the audience is
+    /// the dashboard's `client_id`, and the `nonce` must be the one of the sign-in.
+    pub async fn validate_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<IdToken, AuthError> {
+        let claims = self.verify(token, &[client_id.to_owned()]).await?;
+        if !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| super::session::same(n, nonce))
+        {
+            return Err(AuthError::WrongNonce);
+        }
+        Ok(IdToken {
+            sub: claims.sub.unwrap_or_default(),
+            tenant: claims.tid.ok_or(AuthError::NoTenant)?,
+            name: claims.name,
+            username: claims.preferred_username,
+        })
+    }
+
+    /// Signature (a known key, RS256 / ES256 matching the key), `exp` / `nbf`, one of `audiences`, an
+    /// accepted issuer.
+    async fn verify(&self, token: &str, audiences: &[String]) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::BadSignature);
@@ -228,8 +298,8 @@ impl JwtValidator {
         v.leeway = self.cfg.leeway_secs;
         v.validate_nbf = true;
         v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        v.set_audience(&self.cfg.audiences);
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &v)
+        v.set_audience(audiences);
+        let mut claims = jsonwebtoken::decode::<Claims>(token, &key, &v)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
                     AuthError::BadSignature
@@ -240,10 +310,12 @@ impl JwtValidator {
                 _ => AuthError::Malformed,
             })?
             .claims;
-        let tid = claims.tid.clone().filter(|t| !t.is_empty());
+        claims.tid = claims.tid.filter(|t| !t.is_empty());
         let issuer_ok = self.cfg.issuers.iter().any(|pattern| {
             if pattern.contains("{tenantid}") {
-                tid.as_deref()
+                claims
+                    .tid
+                    .as_deref()
                     .is_some_and(|t| pattern.replace("{tenantid}", t) == claims.iss)
             } else {
                 *pattern == claims.iss
@@ -252,17 +324,7 @@ impl JwtValidator {
         if !issuer_ok {
             return Err(AuthError::WrongIssuer);
         }
-        let tenant = tid.ok_or(AuthError::NoTenant)?;
-        let app_id = claims
-            .appid
-            .or(claims.azp)
-            .or(claims.sub)
-            .unwrap_or_default();
-        Ok(Principal {
-            tenant,
-            app_id,
-            roles: claims.roles,
-        })
+        Ok(claims)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The HTTP endpoints: token, JWKS, OpenID configuration.
+//! The HTTP endpoints: authorize, token, JWKS, OpenID configuration.
 
 use std::sync::Arc;
 
@@ -9,12 +9,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
-use super::{Authority, EntraError};
+use super::{Authority, AuthorizeError, EntraError};
 
-/// `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/discovery/v2.0/keys`,
+/// `GET /{tenant}/oauth2/v2.0/authorize`, `POST /{tenant}/oauth2/v2.0/token`,
+/// `GET /{tenant}/discovery/v2.0/keys`,
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration` (mount at the root of the issuer base URL).
 pub fn router(state: Arc<Authority>) -> Router {
     Router::new()
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route(
@@ -83,4 +85,34 @@ async fn openid_configuration(
         return entra_error(&a, &EntraError::tenant_not_found(&tenant), &headers);
     }
     Json(a.openid_configuration(&tenant)).into_response()
+}
+
+/// The user is signed in at once (no login page): a 302 to the redirect URI with the code, or with the
+/// error when the request is bad but names a usable redirect URI; Entra's error JSON (400) otherwise.
+async fn authorize(
+    State(a): State<Arc<Authority>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+    let location = match a.authorize_code(&tenant, &query, a.now()) {
+        Ok(l) => l,
+        Err(e @ AuthorizeError::Redirect { .. }) => e.location().unwrap_or_default(),
+        Err(AuthorizeError::Page(e)) => return entra_error(&a, &e, &headers),
+    };
+    match HeaderValue::from_str(&location) {
+        Ok(v) => no_store((StatusCode::FOUND, [(header::LOCATION, v)]).into_response()),
+        Err(_) => entra_error(
+            &a,
+            &EntraError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50011,
+                "The redirect URI cannot be used in a Location header.",
+            ),
+            &headers,
+        ),
+    }
 }

@@ -663,3 +663,232 @@ async fn http_errors() {
     .await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+mod code_flow {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+
+    const REDIRECT: &str = "http://127.0.0.1:9999/auth/callback";
+    const VERIFIER: &str = "a-verifier-of-the-test-that-is-long-enough-0123456789";
+
+    fn challenge(v: &str) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
+    }
+
+    fn authorize_query(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let ch = challenge(VERIFIER);
+        let mut q = form(&[
+            ("response_type", "code"),
+            ("client_id", "fake-client"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid profile api://callrecords/.default"),
+            ("state", "st-1"),
+            ("nonce", "n-1"),
+            ("code_challenge", &ch),
+            ("code_challenge_method", "S256"),
+        ]);
+        for (k, v) in extra {
+            q.retain(|(x, _)| x != k);
+            if !v.is_empty() {
+                q.push((k.to_string(), v.to_string()));
+            }
+        }
+        q
+    }
+
+    /// The query pairs of a redirect.
+    fn query_of(location: &str) -> Vec<(String, String)> {
+        let q = location.split_once('?').unwrap().1;
+        serde_urlencoded::from_str(q).unwrap()
+    }
+
+    fn code_of(location: &str) -> String {
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let q = query_of(location);
+        assert_eq!(param(&q, "state"), Some("st-1"));
+        param(&q, "code").unwrap().to_owned()
+    }
+
+    fn redeem_form(code: &str, verifier: &str, redirect: &str) -> Vec<(String, String)> {
+        form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "fake-client"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ])
+    }
+
+    fn claims(token: &str, a: &Authority, aud: &str) -> UserClaims {
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&[aud]);
+        v.validate_exp = false;
+        jsonwebtoken::decode::<UserClaims>(token, a.key().decoding(), &v)
+            .unwrap()
+            .claims
+    }
+
+    #[test]
+    fn a_code_becomes_an_id_token_and_an_access_token_once() {
+        let a = authority();
+        let loc = a
+            .authorize_code(TENANT, &authorize_query(&[]), now())
+            .unwrap();
+        let code = code_of(&loc);
+        let t = a
+            .token_form(TENANT, &redeem_form(&code, VERIFIER, REDIRECT), now())
+            .unwrap();
+        let id = claims(t.id_token.as_deref().unwrap(), &a, "fake-client");
+        assert_eq!(id.nonce.as_deref(), Some("n-1"));
+        assert_eq!(id.tid, TENANT);
+        assert_eq!(id.iss, format!("{BASE}/{TENANT}/v2.0"));
+        assert_eq!(id.name, "Test Admin");
+        let at = claims(&t.access_token, &a, "api://callrecords");
+        assert_eq!(at.azp, "fake-client");
+        assert_eq!(at.nonce, None);
+        assert_eq!(at.scp.as_deref(), Some(".default"));
+        assert_eq!(
+            at.roles,
+            [CALL_RECORDS_ROLE, "CallRecords.Ingest", "CallRecords.Admin"]
+        );
+        assert_eq!(at.exp - at.iat, 3600);
+        // Redeemed once: a replay is refused.
+        let e = err(a.token_form(TENANT, &redeem_form(&code, VERIFIER, REDIRECT), now()));
+        assert_eq!((e.error, e.code), ("invalid_grant", 54005));
+    }
+
+    #[test]
+    fn the_verifier_the_redirect_uri_and_the_client_must_match() {
+        let a = authority();
+        let fresh = || {
+            code_of(
+                &a.authorize_code(TENANT, &authorize_query(&[]), now())
+                    .unwrap(),
+            )
+        };
+        let e = err(a.token_form(
+            TENANT,
+            &redeem_form(&fresh(), "wrong-verifier", REDIRECT),
+            now(),
+        ));
+        assert_eq!((e.error, e.code), ("invalid_grant", 501481));
+        let e = err(a.token_form(
+            TENANT,
+            &redeem_form(&fresh(), VERIFIER, "http://127.0.0.1:9999/other"),
+            now(),
+        ));
+        assert_eq!((e.error, e.code), ("invalid_grant", 50011));
+        let mut f = redeem_form(&fresh(), VERIFIER, REDIRECT);
+        f[1].1 = "cert-client".into();
+        let e = err(a.token_form(TENANT, &f, now()));
+        assert_eq!((e.error, e.code), ("invalid_grant", 700005));
+        // A wrong verifier used the code up: the right one no longer helps.
+        let code = fresh();
+        assert!(
+            a.token_form(TENANT, &redeem_form(&code, "nope", REDIRECT), now())
+                .is_err()
+        );
+        let e = err(a.token_form(TENANT, &redeem_form(&code, VERIFIER, REDIRECT), now()));
+        assert_eq!(e.code, 54005);
+        // Unknown and expired codes.
+        let e = err(a.token_form(TENANT, &redeem_form("made-up", VERIFIER, REDIRECT), now()));
+        assert_eq!(e.code, 70008);
+        let later = Timestamp::from_second(now().as_second() + CODE_LIFETIME_SECS + 1).unwrap();
+        let e = err(a.token_form(TENANT, &redeem_form(&fresh(), VERIFIER, REDIRECT), later));
+        assert_eq!(e.code, 70008);
+        // A confidential client's secret is checked when sent.
+        let mut f = redeem_form(&fresh(), VERIFIER, REDIRECT);
+        f.push(("client_secret".into(), "wrong".into()));
+        assert_eq!(err(a.token_form(TENANT, &f, now())).code, 7000215);
+        let mut f = redeem_form(&fresh(), VERIFIER, REDIRECT);
+        f.push(("client_secret".into(), "fake-secret".into()));
+        assert!(a.token_form(TENANT, &f, now()).is_ok());
+    }
+
+    #[test]
+    fn authorize_refusals() {
+        let a = authority();
+        // Sent back to the client, with the state.
+        for (extra, code) in [
+            (vec![("code_challenge_method", "plain")], 501491),
+            (vec![("code_challenge_method", "")], 501491),
+            (vec![("code_challenge", "")], 900144),
+            (vec![("code_challenge", "short")], 501491),
+            (vec![("response_type", "token")], 700054),
+            (vec![("scope", "api://callrecords/.default")], 900144),
+            (vec![("login_hint", "mallory@x.example")], 50034),
+        ] {
+            let e = a
+                .authorize_code(TENANT, &authorize_query(&extra), now())
+                .unwrap_err();
+            let AuthorizeError::Redirect { ref error, .. } = e else {
+                panic!("{extra:?}: {e:?}");
+            };
+            assert_eq!(error.code, code, "{extra:?}");
+            let q = query_of(&e.location().unwrap());
+            assert_eq!(param(&q, "state"), Some("st-1"));
+            assert!(param(&q, "error").is_some());
+            assert!(param(&q, "code").is_none());
+        }
+        // Nowhere safe to go back to: an error page.
+        for extra in [
+            vec![("client_id", "unknown")],
+            vec![("redirect_uri", "javascript:alert(1)")],
+            vec![("redirect_uri", "")],
+        ] {
+            let e = a
+                .authorize_code(TENANT, &authorize_query(&extra), now())
+                .unwrap_err();
+            assert!(matches!(e, AuthorizeError::Page(_)), "{extra:?}");
+        }
+        assert!(matches!(
+            a.authorize_code("other-tenant", &authorize_query(&[]), now()),
+            Err(AuthorizeError::Page(_))
+        ));
+    }
+
+    #[test]
+    fn login_hint_picks_the_test_user() {
+        let a = authority();
+        let loc = a
+            .authorize_code(
+                TENANT,
+                &authorize_query(&[("login_hint", "reader@x")]),
+                now(),
+            )
+            .unwrap();
+        let t = a
+            .token_form(
+                TENANT,
+                &redeem_form(&code_of(&loc), VERIFIER, REDIRECT),
+                now(),
+            )
+            .unwrap();
+        let at = claims(&t.access_token, &a, "api://callrecords");
+        assert_eq!(at.roles, [CALL_RECORDS_ROLE]);
+        assert_eq!(at.name, "Test Reader");
+    }
+
+    #[tokio::test]
+    async fn the_authorize_route_redirects() {
+        let router = routes::router(Arc::new(authority()));
+        let q = serde_urlencoded::to_string(authorize_query(&[])).unwrap();
+        let req = Request::get(format!("/{TENANT}/oauth2/v2.0/authorize?{q}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let loc = resp.headers()["location"].to_str().unwrap();
+        code_of(loc);
+        let req = Request::get(format!("/{TENANT}/oauth2/v2.0/authorize?client_id=nobody"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "unauthorized_client");
+    }
+}

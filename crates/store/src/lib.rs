@@ -12,6 +12,7 @@ pub use callrecords_model::LogKind;
 use serde_json::Value;
 
 pub mod calls;
+pub mod erasure;
 pub mod extract;
 mod outbox;
 pub mod quality;

@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_quality_aggregates.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0008_erasure_audit.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.
@@ -76,7 +80,9 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
             "could not enable WAL (journal_mode={mode})"
         )));
     }
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+    // secure_delete: deleted and overwritten content is zeroed in the file, so an erasure (purge,
+    // redact) leaves no readable copy in free pages or free space inside pages (docs/erasure.md).
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")
         .db()?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

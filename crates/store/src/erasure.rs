@@ -54,12 +54,33 @@ impl Pseudonym {
     }
 }
 
-/// One erasure request for one user: their id and what replaces them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One erasure request for one user: their id and the secret key their pseudonyms are derived with.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Redaction {
     /// The user's identity id (compared case-insensitively).
     pub user_id: String,
-    pub pseudonym: Pseudonym,
+    /// The pseudonym key (never stored by the store).
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Redaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redaction").finish_non_exhaustive()
+    }
+}
+
+impl Redaction {
+    /// What replaces the user in `tenant`'s data.
+    pub fn pseudonym(&self, tenant: &str) -> Pseudonym {
+        Pseudonym::derive(&self.key, tenant, &self.user_id)
+    }
+
+    /// How the audit table names this request: `user:` and a keyed hash of the user id alone, so whoever
+    /// holds the key and the id can find the entry, and the table alone names nobody.
+    pub fn audit_subject(&self) -> String {
+        let p = Pseudonym::derive(&self.key, "audit", &self.user_id);
+        format!("user:{}", p.id.replace('-', "")[..16].to_owned())
+    }
 }
 
 /// An audit line of an erasure: who, what, when, and how much; never the content, and never the user's id
@@ -326,14 +347,13 @@ pub fn truncate_ip(ip: &str) -> String {
 }
 
 /// Redact the user from one JSON document (a record version or a log row); true when anything changed.
-pub fn redact_value(v: &mut Value, r: &Redaction) -> bool {
-    let user_id = r.user_id.trim();
+pub fn redact_value(v: &mut Value, user_id: &str, p: &Pseudonym) -> bool {
+    let user_id = user_id.trim();
     if user_id.is_empty() {
         return false;
     }
     let mut names = Vec::new();
     collect_names(v, user_id, &mut names);
-    let p = &r.pseudonym;
     let mut swaps = vec![(user_id.to_owned(), p.id.clone())];
     for n in names {
         // A UPN is replaced by the pseudonymous UPN, a display name by the pseudonymous name; names of
@@ -386,16 +406,16 @@ impl Ctx<'_> {
 /// Redact the user from a JSON text: `None` when the text does not mention them (or is not JSON), else the
 /// rewritten document, serialized compactly (key order kept). This is the one change ever made to raw
 /// bytes as received (see `docs/decisions.md`).
-pub fn redact_text(raw: &str, r: &Redaction) -> Option<String> {
-    if !mentions(raw, &r.user_id) {
+pub fn redact_text(raw: &str, user_id: &str, p: &Pseudonym) -> Option<String> {
+    if !mentions(raw, user_id) {
         return None;
     }
     let mut v: Value = serde_json::from_str(raw).ok()?;
-    redact_value(&mut v, r);
+    redact_value(&mut v, user_id, p);
     let out = serde_json::to_string(&v).ok()?;
     // Whatever the structure, no trace of the id may stay (say inside an odd key).
-    Some(if mentions(&out, &r.user_id) {
-        replace_ci(&out, r.user_id.trim(), &r.pseudonym.id).unwrap_or(out)
+    Some(if mentions(&out, user_id) {
+        replace_ci(&out, user_id.trim(), &p.id).unwrap_or(out)
     } else {
         out
     })
@@ -411,8 +431,13 @@ mod tests {
     fn redaction() -> Redaction {
         Redaction {
             user_id: USER.to_ascii_uppercase(),
-            pseudonym: Pseudonym::derive(b"k", "t", USER),
+            key: b"k".to_vec(),
         }
+    }
+
+    fn redact(v: &mut Value) -> bool {
+        let r = redaction();
+        redact_value(v, &r.user_id, &r.pseudonym("t"))
     }
 
     fn endpoint(id: &str, name: &str, upn: &str, machine: &str) -> Value {
@@ -449,7 +474,7 @@ mod tests {
     #[test]
     fn the_user_is_gone_and_everyone_else_stays() {
         let mut v = record();
-        assert!(redact_value(&mut v, &redaction()));
+        assert!(redact(&mut v));
         let text = v.to_string();
         for gone in [
             USER,
@@ -489,7 +514,7 @@ mod tests {
         );
         assert_eq!(seg["caller"]["feedback"]["text"], "my headset broke");
         assert_eq!(seg["callee"]["feedback"]["rating"], "good");
-        let p = &redaction().pseudonym;
+        let p = &redaction().pseudonym("t");
         assert_eq!(v["organizer_v2"]["id"], p.id.as_str());
         assert_eq!(
             v["participants_v2"][0]["identity"]["user"]["userPrincipalName"],
@@ -504,9 +529,9 @@ mod tests {
     #[test]
     fn redacting_twice_changes_nothing_more() {
         let mut v = record();
-        redact_value(&mut v, &redaction());
+        redact(&mut v);
         let once = v.clone();
-        assert!(!redact_value(&mut v, &redaction()));
+        assert!(!redact(&mut v));
         assert_eq!(v, once);
     }
 
@@ -525,16 +550,19 @@ mod tests {
         let row = json!({"id": "row", "userId": USER, "userDisplayName": "Ruwini Young",
                          "userPrincipalName": "ruwini.young@contoso.com", "callerNumber": "+1555"})
         .to_string();
-        let out = redact_text(&row, &redaction()).unwrap();
+        let (r, p) = (redaction(), redaction().pseudonym("t"));
+        let out = redact_text(&row, &r.user_id, &p).unwrap();
         assert!(!out.contains("Ruwini") && !out.contains(USER) && !out.contains("ruwini.young"));
         assert!(out.contains("+1555"));
-        assert_eq!(redact_text(r#"{"id":"x"}"#, &redaction()), None);
+        assert_eq!(redact_text(r#"{"id":"x"}"#, &r.user_id, &p), None);
+        assert!(r.audit_subject().starts_with("user:"));
+        assert!(!r.audit_subject().contains(USER));
     }
 
     #[test]
     fn short_names_only_where_they_are_a_name() {
         let mut v = json!({"u": {"id": USER, "displayName": "Al"}, "note": "Almost"});
-        redact_value(&mut v, &redaction());
+        redact(&mut v);
         assert_eq!(v["note"], "Almost");
         assert_ne!(v["u"]["displayName"], "Al");
     }

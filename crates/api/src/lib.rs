@@ -13,6 +13,7 @@ pub mod analytics_calls;
 pub mod auth;
 mod cache;
 pub mod derive;
+pub mod erasure;
 pub mod error;
 pub mod graph;
 pub mod ingest;

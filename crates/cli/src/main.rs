@@ -3,6 +3,7 @@
 
 mod auth_args;
 mod backup_cmd;
+mod erasure_cmd;
 mod fake;
 mod gen_cmd;
 mod import;
@@ -122,6 +123,10 @@ enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Put a backup in place as the store of a data directory.
     Restore(backup_cmd::RestoreArgs),
+    /// Erase one call record: every version, session, participant, derived and outbox row (audited).
+    Purge(erasure_cmd::PurgeArgs),
+    /// Replace a user by a stable pseudonym in every record version, log row and derived row (audited).
+    Redact(erasure_cmd::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -149,6 +154,8 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync_cmd::run(args),
         Command::Backup(args) => backup_cmd::run_backup(args),
         Command::Restore(args) => backup_cmd::run_restore(args),
+        Command::Purge(args) => erasure_cmd::run_purge(args),
+        Command::Redact(args) => erasure_cmd::run_redact(args),
     };
     match result {
         Ok(code) => code,

@@ -64,7 +64,9 @@ pub async fn redact(
         return Err(StoreError::InvalidInput("the user id is empty".into()));
     }
     if key.is_empty() {
-        return Err(StoreError::InvalidInput("the pseudonym key is empty".into()));
+        return Err(StoreError::InvalidInput(
+            "the pseudonym key is empty".into(),
+        ));
     }
     let redaction = Redaction {
         user_id: user_id.trim().to_owned(),

@@ -110,7 +110,11 @@ pub async fn purge_removes_every_trace_of_one_record(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(report.records, vec![("t1".to_owned(), "gone".to_owned())]);
     assert_eq!(report.versions, 2);
-    assert_ne!(store.data_generation().unwrap(), before, "caches must see it");
+    assert_ne!(
+        store.data_generation().unwrap(),
+        before,
+        "caches must see it"
+    );
 
     assert!(whole(&store, &t1, "gone").await.is_none());
     assert!(store.list_versions(&t1, "gone").await.unwrap().is_empty());
@@ -233,7 +237,10 @@ pub async fn redact_replaces_the_user_everywhere(store: Arc<dyn Store>) {
         !text.to_ascii_lowercase().contains(USER) && !text.contains(&format!("{USER}@contoso"))
     };
     assert!(gone(&served), "{served}");
-    assert!(served.contains(&p.id) && served.contains(&p.upn), "{served}");
+    assert!(
+        served.contains(&p.id) && served.contains(&p.upn),
+        "{served}"
+    );
     assert!(served.contains(OTHER), "the other participant stays");
     for v in [1, 2] {
         let raw = store.get_version(&t1, "meet", v).await.unwrap().unwrap();
@@ -265,24 +272,36 @@ pub async fn redact_replaces_the_user_everywhere(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| gone(r)), "{rows:?}");
-    assert!(rows.iter().any(|r| r.contains(&p.upn) && r.contains("+15550100")));
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(&p.upn) && r.contains("+15550100"))
+    );
     assert!(rows.iter().any(|r| r.contains(OTHER)));
     // Nothing else moved: no new feed entries, other records and tenants as they were.
     assert_eq!(store.changes_after(0, 100).await.unwrap(), feed_before);
-    assert_eq!(whole(&store, &ReadScope::All, "solo").await.unwrap(), solo_before);
+    assert_eq!(
+        whole(&store, &ReadScope::All, "solo").await.unwrap(),
+        solo_before
+    );
     assert_eq!(whole(&store, &t2, "meet").await.unwrap(), t2_before);
     if let Some(q) = store.quality() {
         let totals = q
             .quality_totals(&ReadScope::All, QualityWindow::default(), OVERALL)
             .await
             .unwrap();
-        assert!(totals.is_empty(), "derived rows dropped for re-derivation: {totals:?}");
+        assert!(
+            totals.is_empty(),
+            "derived rows dropped for re-derivation: {totals:?}"
+        );
     }
     let log = store.erasure_audit(1).await.unwrap();
     assert_eq!(log[0].action, "redact");
     assert_eq!(log[0].subject, r.audit_subject());
     assert!(!log[0].subject.to_ascii_lowercase().contains(USER));
-    assert_eq!((log[0].versions, log[0].log_rows, log[0].records), (2, 1, 1));
+    assert_eq!(
+        (log[0].versions, log[0].log_rows, log[0].records),
+        (2, 1, 1)
+    );
     // Again: nothing left to do.
     let again = store
         .redact_user(&t1, &r, &audit("redact", &r.audit_subject(), Some("t1")))

@@ -185,7 +185,13 @@ async fn redact_record(
         &[&tenant, &id],
     )
     .await?
-    .map(|row| (row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, i64>(2)));
+    .map(|row| {
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2),
+        )
+    });
     let mut scratch = Vec::new();
     let mut rewritten = 0u64;
     for row in copies {

@@ -199,9 +199,13 @@ fn redact_record(
         .db()?
     };
     let served: Option<(i64, i64, i64)> = tx
-        .prepare_cached("SELECT rk, version_seq, received_us FROM records WHERE tenant = ?1 AND id = ?2")
+        .prepare_cached(
+            "SELECT rk, version_seq, received_us FROM records WHERE tenant = ?1 AND id = ?2",
+        )
         .db()?
-        .query_row(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![tenant, id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .db()?;
     let mut scratch = Vec::new();

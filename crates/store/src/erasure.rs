@@ -162,7 +162,9 @@ fn collect_names(v: &Value, user_id: &str, names: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             let is_user = m.iter().any(|(k, x)| {
-                is_id_key(k) && x.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case(user_id))
+                is_id_key(k)
+                    && x.as_str()
+                        .is_some_and(|s| s.trim().eq_ignore_ascii_case(user_id))
             });
             if is_user {
                 for k in NAME_KEYS {
@@ -486,7 +488,9 @@ mod tests {
             "11-22-33-44-55-66",
         ] {
             assert!(
-                !text.to_ascii_lowercase().contains(&gone.to_ascii_lowercase()),
+                !text
+                    .to_ascii_lowercase()
+                    .contains(&gone.to_ascii_lowercase()),
                 "{gone} left in {text}"
             );
         }
@@ -538,7 +542,10 @@ mod tests {
     #[test]
     fn pseudonyms_are_stable_per_key_tenant_and_user() {
         let a = Pseudonym::derive(b"key", "T1", USER);
-        assert_eq!(a, Pseudonym::derive(b"key", "t1", &USER.to_ascii_uppercase()));
+        assert_eq!(
+            a,
+            Pseudonym::derive(b"key", "t1", &USER.to_ascii_uppercase())
+        );
         assert_ne!(a, Pseudonym::derive(b"key", "t2", USER));
         assert_ne!(a, Pseudonym::derive(b"other key", "t1", USER));
         assert_eq!(a.id.len(), 36);

@@ -11,6 +11,31 @@ use callrecords_store::{ReadScope, Store, StoreError};
 
 use crate::derive;
 
+/// The pseudonym secret, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PseudonymKey(pub Vec<u8>);
+
+impl std::fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+impl PseudonymKey {
+    /// Read a key file (surrounding whitespace trimmed; at least 16 bytes).
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let key = bytes.trim_ascii().to_vec();
+        if key.len() < 16 {
+            return Err(format!(
+                "{}: a pseudonym key file must hold at least 16 bytes of secret",
+                path.display()
+            ));
+        }
+        Ok(PseudonymKey(key))
+    }
+}
+
 fn entry(actor: &str, action: &str, scope: &ReadScope, subject: String) -> AuditEntry {
     AuditEntry {
         at_us: 0,

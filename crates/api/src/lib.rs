@@ -43,6 +43,9 @@ pub struct Config {
     pub graph_retention: bool,
     /// How subscriptions reach webhooks (guard, handshake timeout).
     pub webhooks: subscriptions::WebhookSettings,
+    /// The secret `POST /admin/redact` derives pseudonyms with (`serve --pseudonym-key-file`); without it
+    /// that route answers 503.
+    pub pseudonym_key: Option<erasure::PseudonymKey>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             ingest_limit: 256 * 1024 * 1024,
             graph_retention: false,
             webhooks: subscriptions::WebhookSettings::default(),
+            pseudonym_key: None,
         }
     }
 }

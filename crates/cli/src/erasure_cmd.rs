@@ -93,13 +93,9 @@ pub fn run_purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_redact(args: RedactArgs) -> anyhow::Result<ExitCode> {
-    let key = std::fs::read(&args.pseudonym_key_file)
-        .with_context(|| format!("reading {}", args.pseudonym_key_file.display()))?;
-    let key = key.trim_ascii().to_vec();
-    anyhow::ensure!(
-        key.len() >= 16,
-        "the pseudonym key file must hold at least 16 bytes of secret"
-    );
+    let key = callrecords_api::erasure::PseudonymKey::from_file(&args.pseudonym_key_file)
+        .map_err(anyhow::Error::msg)?
+        .0;
     let rt = runtime()?;
     rt.block_on(async move {
         let store = args.data.open().await?;

@@ -39,16 +39,16 @@ struct ErasureBody {
 
 /// The body parsed, and the tenants the erasure may touch: the caller's, narrowed to `tenant` when given
 /// (a tenant outside the caller's scope is a 404, as a record of another tenant is).
-fn erasure_request(
-    scope: ReadScope,
-    body: &[u8],
-) -> Result<(ErasureBody, ReadScope), ApiError> {
-    let b: ErasureBody = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_input(format!("The body is not a valid erasure request: {e}")))?;
+fn erasure_request(scope: ReadScope, body: &[u8]) -> Result<(ErasureBody, ReadScope), ApiError> {
+    let b: ErasureBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_input(format!("The body is not a valid erasure request: {e}"))
+    })?;
     let scope = match (scope, b.tenant.clone()) {
         (ReadScope::All, Some(t)) => ReadScope::Tenant(t),
         (ReadScope::Tenant(mine), Some(t)) if mine != t => {
-            return Err(ApiError::not_found(format!("No tenant '{t}' in your scope.")));
+            return Err(ApiError::not_found(format!(
+                "No tenant '{t}' in your scope."
+            )));
         }
         (s, _) => s,
     };
@@ -66,7 +66,11 @@ fn erasure_answer(r: &callrecords_store::erasure::ErasureReport) -> Response {
         "versions": r.versions,
         "logRows": r.log_rows,
     });
-    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Erase one record (see `docs/erasure.md`): `{"record": ID, "tenant": T?}`.

@@ -11,6 +11,9 @@ use crate::read::{execute, query, query_opt};
 use crate::write::reserve;
 use crate::{SqlResult, limit_i64, now_us, to_i64};
 
+/// The records (tenant, id) and the log rows (seq) a redaction rewrites.
+type Candidates = (Vec<(String, String)>, Vec<i64>);
+
 /// Records rewritten per transaction (the feed lock is let go in between, so ingest goes on).
 const BATCH: usize = 32;
 
@@ -138,7 +141,7 @@ pub(crate) async fn candidates(
     c: &deadpool_postgres::Object,
     scope: &ReadScope,
     user_id: &str,
-) -> Result<(Vec<(String, String)>, Vec<i64>), StoreError> {
+) -> Result<Candidates, StoreError> {
     let tenant = scope.tenant().map(str::to_owned);
     // strpos on lower-cased text: ids compare ASCII-case-insensitively and hold no LIKE wildcards to escape.
     let needle = user_id.trim().to_ascii_lowercase();

@@ -14,6 +14,9 @@ use crate::encoding::{decode_raw, encode_raw_with, new_deflate};
 use crate::write::{prepare_one, serve_version};
 use crate::{SqlResult, lock, now_us, quality, to_i64, to_u64};
 
+/// The records (tenant, id) and the log rows (seq) a redaction rewrites.
+type Candidates = (Vec<(String, String)>, Vec<i64>);
+
 /// Records rewritten per write transaction (the writer lock is let go in between, so ingest goes on).
 const BATCH: usize = 32;
 
@@ -130,7 +133,7 @@ pub(crate) fn candidates(
     c: &Connection,
     scope: &ReadScope,
     user_id: &str,
-) -> Result<(Vec<(String, String)>, Vec<i64>), StoreError> {
+) -> Result<Candidates, StoreError> {
     let tenant = tenant_filter(scope);
     let tx = c.unchecked_transaction().db()?;
     let mut records = BTreeSet::new();

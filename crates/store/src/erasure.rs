@@ -221,21 +221,17 @@ impl Ctx<'_> {
     }
 
     fn strings(&mut self, v: &mut Value) {
-        match v {
-            Value::String(s) => {
-                let mut cur: Option<String> = None;
-                for (from, to) in &self.swaps {
-                    let base = cur.as_deref().unwrap_or(s);
-                    if let Some(r) = replace_ci(base, from, to) {
-                        cur = Some(r);
-                    }
-                }
-                if let Some(r) = cur {
-                    *s = r;
-                    self.changed = true;
-                }
+        let Value::String(s) = v else { return };
+        let mut cur: Option<String> = None;
+        for (from, to) in &self.swaps {
+            let base = cur.as_deref().unwrap_or(s);
+            if let Some(r) = replace_ci(base, from, to) {
+                cur = Some(r);
             }
-            _ => {}
+        }
+        if let Some(r) = cur {
+            *s = r;
+            self.changed = true;
         }
     }
 
@@ -370,7 +366,7 @@ pub fn redact_value(v: &mut Value, user_id: &str, p: &Pseudonym) -> bool {
         };
         swaps.push((n, to));
     }
-    swaps.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    swaps.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
     let mut ctx = Ctx {
         user_id,
         p,

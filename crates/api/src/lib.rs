@@ -13,6 +13,7 @@ pub mod analytics_calls;
 pub mod auth;
 mod cache;
 pub mod derive;
+pub mod erasure;
 pub mod error;
 pub mod graph;
 pub mod ingest;
@@ -44,6 +45,10 @@ pub struct Config {
     pub webhooks: subscriptions::WebhookSettings,
     /// Bytes of rendered Graph answers the response cache keeps; 0 turns it off.
     pub response_cache_bytes: usize,
+
+    /// The secret `POST /admin/redact` derives pseudonyms with (`serve --pseudonym-key-file`); without it
+    /// that route answers 503.
+    pub pseudonym_key: Option<erasure::PseudonymKey>,
 }
 
 impl Default for Config {
@@ -53,6 +58,8 @@ impl Default for Config {
             graph_retention: false,
             webhooks: subscriptions::WebhookSettings::default(),
             response_cache_bytes: cache::MAX_CACHE_BYTES,
+
+            pseudonym_key: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod auth_args;
 mod backup_cmd;
 mod config;
+mod erasure_cmd;
 mod fake;
 mod gen_cmd;
 mod import;
@@ -131,6 +132,11 @@ enum Command {
     /// The configuration (callrecords.toml, environment): `config check` prints what every command
     /// would use.
     Config(config::Args),
+
+    /// Erase one call record: every version, session, participant, derived and outbox row (audited).
+    Purge(erasure_cmd::PurgeArgs),
+    /// Replace a user by a stable pseudonym in every record version, log row and derived row (audited).
+    Redact(erasure_cmd::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -188,6 +194,9 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup_cmd::run_backup(args),
         Command::Restore(args) => backup_cmd::run_restore(args),
         Command::Config(args) => config::run(&args, &command, &file, &applied, &matches),
+
+        Command::Purge(args) => erasure_cmd::run_purge(args),
+        Command::Redact(args) => erasure_cmd::run_redact(args),
     };
     match result {
         Ok(code) => code,

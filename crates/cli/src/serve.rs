@@ -20,6 +20,10 @@ pub struct Args {
     /// Behave like Graph's 30-day retention: older records are left out of lists and 404 on get.
     #[arg(long)]
     graph_retention: bool,
+    /// The pseudonym key file `POST /admin/redact` derives pseudonyms with (the same one as
+    /// `callrecords redact --pseudonym-key-file`); without it that route answers 503.
+    #[arg(long = "pseudonym-key-file")]
+    pseudonym_key_file: Option<std::path::PathBuf>,
     /// Largest accepted ingest body in bytes (after gzip decoding).
     #[arg(long, env = "CALLRECORDS_INGEST_LIMIT", default_value_t = 256 * 1024 * 1024)]
     ingest_limit: usize,
@@ -62,6 +66,14 @@ pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
                 graph_retention: args.graph_retention || fake_cfg.is_some(),
                 webhooks,
                 response_cache_bytes: args.response_cache_mb.saturating_mul(1024 * 1024),
+
+                pseudonym_key: match &args.pseudonym_key_file {
+                    Some(p) => Some(
+                        callrecords_api::erasure::PseudonymKey::from_file(p)
+                            .map_err(anyhow::Error::msg)?,
+                    ),
+                    None => None,
+                },
             }),
         };
         let _deriver =

@@ -28,6 +28,7 @@ use callrecords_store::{
 mod calls;
 mod changes;
 mod concurrency;
+mod erasure;
 mod outbox;
 mod quality;
 mod scope;
@@ -35,6 +36,7 @@ mod scope;
 pub use calls::*;
 pub use changes::*;
 pub use concurrency::*;
+pub use erasure::*;
 pub use outbox::*;
 pub use quality::*;
 pub use scope::*;
@@ -96,7 +98,9 @@ macro_rules! conformance_tests {
             quality_calls_filter_sort_and_page,
             quality_totals_equal_the_sum_of_contributions,
             storage_size_counts_the_scope,
-            outbox_enqueue_claim_and_attempts
+            outbox_enqueue_claim_and_attempts,
+            purge_removes_every_trace_of_one_record,
+            redact_replaces_the_user_everywhere
         );
         $crate::conformance_tests!(@two $mode $make, $reopen;
             two_handles_both_write_and_read,

@@ -39,6 +39,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
+mod erasure;
 mod generation;
 mod log_rows;
 pub mod migrate;
@@ -611,6 +612,42 @@ impl Store for PgStore {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
         notifications::release_lease(&c, name, holder).await
+    }
+
+    async fn purge_record(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+        audit: &callrecords_store::erasure::AuditEntry,
+    ) -> Result<callrecords_store::erasure::ErasureReport, StoreError> {
+        let mut c = self.client().await?;
+        let report = erasure::purge(&mut c, scope, id, audit).await?;
+        self.committed();
+        erasure::vacuum(&c).await?;
+        Ok(report)
+    }
+
+    async fn redact_user(
+        &self,
+        scope: &ReadScope,
+        redaction: &callrecords_store::erasure::Redaction,
+        audit: &callrecords_store::erasure::AuditEntry,
+    ) -> Result<callrecords_store::erasure::ErasureReport, StoreError> {
+        let mut c = self.client().await?;
+        let report = erasure::redact(&mut c, scope, redaction, audit).await;
+        // Some batches may have committed before an error.
+        self.committed();
+        let report = report?;
+        erasure::vacuum(&c).await?;
+        Ok(report)
+    }
+
+    async fn erasure_audit(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<callrecords_store::erasure::AuditEntry>, StoreError> {
+        let c = self.client().await?;
+        erasure::audit_log(&c, limit).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ use crate::{SqlResult, quote_ident};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_sync_inbox.sql"),
+    include_str!("../migrations/0003_erasure_audit.sql"),
 ];
 
 /// The schema version this code writes.

@@ -499,3 +499,31 @@ async fn write_served(
         (a, b, c, d) => Err(crate::first_cause([a.err(), b.err(), c.err(), d.err()])),
     }
 }
+
+/// Rebuild the served rows of record `rk` from `rec` (a rewritten copy of the served version, `version_seq`),
+/// keeping its key and receipt time: the redaction of a user (see `crate::erasure`).
+pub(crate) async fn reserve(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant: &str,
+    rk: i64,
+    version_seq: i64,
+    received_us: i64,
+    rec: IncomingRecord,
+) -> Result<(), StoreError> {
+    let partial = rec.partial;
+    let p = prepare_one(0, rec, &mut Vec::new())?;
+    for sql in [
+        "DELETE FROM sessions WHERE rk = $1",
+        "DELETE FROM participants WHERE rk = $1",
+        "DELETE FROM record_participant_ids WHERE rk = $1",
+    ] {
+        execute(tx, sql, &[&rk]).await?;
+    }
+    let f = Final {
+        rk,
+        content: Some(0),
+        version_seq,
+        partial,
+    };
+    write_served(tx, tenant, received_us, &[(&f, &p)]).await
+}

@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_quality_aggregates.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0008_erasure_audit.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.
@@ -79,8 +83,11 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // mmap_size: pages of the database file are read through one shared mapping of the OS page cache
     // instead of being copied into each connection's own cache by read(2) (the WAL is still read
     // normally). Address space only; nothing is resident until read.
+    // secure_delete: deleted and overwritten content is zeroed in the file, so an erasure (purge,
+    // redact) leaves no readable copy in free pages or free space inside pages (docs/erasure.md).
     conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824;",
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824; \
+         PRAGMA secure_delete=ON;",
     )
     .db()?;
     conn.set_prepared_statement_cache_capacity(64);

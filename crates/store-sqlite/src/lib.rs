@@ -18,6 +18,7 @@
 //! | `log_rows` | PSTN / direct routing / SMS / blocked-users / dial-out rows |
 //! | `notifications` | consumer cursors, subscriptions, the notification outbox |
 //! | `quality` | derived call-quality rows and counters, the building file |
+//! | `erasure` | purging a record, redacting a user, the audit table |
 //! | `generation` | `data_generation` (`PRAGMA data_version`) |
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub mod backup;
 mod calls;
 pub mod connection;
 mod encoding;
+mod erasure;
 mod generation;
 mod log_rows;
 mod notifications;
@@ -515,6 +517,44 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.read(move |c| read::storage_size(c, &scope).map(Some))
             .await
+    }
+
+    async fn purge_record(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+        audit: &callrecords_store::erasure::AuditEntry,
+    ) -> Result<callrecords_store::erasure::ErasureReport, StoreError> {
+        let (scope, id, audit) = (scope.clone(), id.to_owned(), audit.clone());
+        self.write(move |c| erasure::purge(c, &scope, &id, &audit))
+            .await
+    }
+
+    async fn redact_user(
+        &self,
+        scope: &ReadScope,
+        redaction: &callrecords_store::erasure::Redaction,
+        audit: &callrecords_store::erasure::AuditEntry,
+    ) -> Result<callrecords_store::erasure::ErasureReport, StoreError> {
+        let s = scope.clone();
+        let user = redaction.user_id.clone();
+        let (records, log_rows) = self
+            .read(move |c| erasure::candidates(c, &s, &user))
+            .await?;
+        let inner = self.inner.clone();
+        let (r, audit) = (redaction.clone(), audit.clone());
+        tokio::task::spawn_blocking(move || {
+            erasure::redact(&inner.writer, inner.compress, records, log_rows, &r, &audit)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+
+    async fn erasure_audit(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<callrecords_store::erasure::AuditEntry>, StoreError> {
+        self.read(move |c| erasure::audit_log(c, limit)).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

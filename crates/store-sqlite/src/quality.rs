@@ -368,6 +368,33 @@ pub(crate) fn replace(
     Ok(true)
 }
 
+/// Drop a record's derived rows and take its contributions out of `quality_daily` (erasure). Returns
+/// whether it had any.
+pub(crate) fn forget(tx: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    let stored: Option<(Option<i64>, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT start_us, contributions FROM quality_records WHERE tenant = ?1 AND record_id = ?2",
+        )
+        .db()?
+        .query_row(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((start, blob)) = stored else {
+        return Ok(false);
+    };
+    let mut deltas = Deltas::new();
+    for old in decode_contributions(&blob, None)? {
+        add_delta(&mut deltas, tenant, day_of(start), old, -1);
+    }
+    delete_rows(tx, tenant, id)?;
+    tx.prepare_cached("DELETE FROM quality_records WHERE tenant = ?1 AND record_id = ?2")
+        .db()?
+        .execute(params![tenant, id])
+        .db()?;
+    apply_deltas(tx, deltas)?;
+    Ok(true)
+}
+
 pub(crate) fn reset(
     c: &mut Connection,
     consumer: &str,

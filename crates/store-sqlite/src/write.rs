@@ -15,7 +15,7 @@ use crate::{Inner, SqlResult, lock, now_us, to_i64};
 /// A record with everything computed that needs no database: done on a helper thread while the writer
 /// inserts the previous records of the batch, so hashing, splitting and compressing overlap the SQLite
 /// work (and concurrent writers overlap their CPU work too). The parsed value is dropped once prepared.
-struct Prepared {
+pub(crate) struct Prepared {
     partial: bool,
     ix: RecordIndex,
     hash: Vec<u8>,
@@ -24,7 +24,7 @@ struct Prepared {
     split: SplitRecord,
 }
 
-fn prepare_one(
+pub(crate) fn prepare_one(
     i: usize,
     rec: IncomingRecord,
     compress: bool,
@@ -255,7 +255,7 @@ fn insert_version(
     Ok(tx.last_insert_rowid())
 }
 
-fn serve_version(
+pub(crate) fn serve_version(
     tx: &rusqlite::Transaction<'_>,
     tenant: &str,
     p: &Prepared,

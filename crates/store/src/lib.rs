@@ -12,6 +12,7 @@ pub use callrecords_model::LogKind;
 use serde_json::Value;
 
 pub mod calls;
+pub mod erasure;
 pub mod extract;
 mod outbox;
 pub mod quality;
@@ -608,6 +609,31 @@ pub trait Store: Send + Sync + 'static {
         let _ = (name, holder);
         Ok(())
     }
+
+    /// Erase record `id` of the tenants in `scope`: every stored copy, the served record with its
+    /// sessions, participants and filter rows, its derived quality rows (taken out of every aggregate),
+    /// its queued notifications and sync inbox entries; then write `audit` (its counts filled in) to
+    /// the audit table, and leave no readable copy behind (see `docs/erasure.md`).
+    async fn purge_record(
+        &self,
+        scope: &ReadScope,
+        id: &str,
+        audit: &erasure::AuditEntry,
+    ) -> Result<erasure::ErasureReport, StoreError>;
+
+    /// Replace a user by their pseudonym ([`erasure::redact_value`]) in every stored copy and log row of
+    /// the tenants in `scope` that mentions them, rebuild the served rows of the records touched, and
+    /// drop those records' derived quality rows (taken out of every aggregate: the caller derives them
+    /// again); then write `audit` and leave no readable copy behind.
+    async fn redact_user(
+        &self,
+        scope: &ReadScope,
+        redaction: &erasure::Redaction,
+        audit: &erasure::AuditEntry,
+    ) -> Result<erasure::ErasureReport, StoreError>;
+
+    /// The erasure audit entries, newest first, at most `limit`.
+    async fn erasure_audit(&self, limit: usize) -> Result<Vec<erasure::AuditEntry>, StoreError>;
 
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;

@@ -30,6 +30,7 @@ mod changes;
 mod concurrency;
 mod outbox;
 mod quality;
+mod retention;
 mod scope;
 
 pub use calls::*;
@@ -37,6 +38,7 @@ pub use changes::*;
 pub use concurrency::*;
 pub use outbox::*;
 pub use quality::*;
+pub use retention::*;
 pub use scope::*;
 
 /// Expand every conformance case into a `#[tokio::test]` for a backend: THE list of cases.
@@ -96,7 +98,9 @@ macro_rules! conformance_tests {
             quality_calls_filter_sort_and_page,
             quality_totals_equal_the_sum_of_contributions,
             storage_size_counts_the_scope,
-            outbox_enqueue_claim_and_attempts
+            outbox_enqueue_claim_and_attempts,
+            retention_purges_what_is_older_than_the_cutoff,
+            schema_is_current
         );
         $crate::conformance_tests!(@two $mode $make, $reopen;
             two_handles_both_write_and_read,

@@ -11,6 +11,8 @@ use crate::{SqlResult, quote_ident};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_sync_inbox.sql"),
+    // Numbered 0004: 0003 is taken by the erasure work on another branch (renumbered when both merge).
+    include_str!("../migrations/0004_retention.sql"),
 ];
 
 /// The schema version this code writes.

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_quality_aggregates.sql"),
         then: None,
     },
+    // Numbered 0009: 0008 is taken by the erasure work on another branch (renumbered when both merge).
+    Migration {
+        sql: include_str!("../migrations/0009_retention.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

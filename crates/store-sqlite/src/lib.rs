@@ -19,6 +19,7 @@
 //! | `notifications` | consumer cursors, subscriptions, the notification outbox |
 //! | `quality` | derived call-quality rows and counters, the building file |
 //! | `generation` | `data_generation` (`PRAGMA data_version`) |
+//! | `retention` | deleting records with all they own, and old log rows (`--retain`) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +42,7 @@ mod log_rows;
 mod notifications;
 mod quality;
 mod read;
+mod retention;
 mod write;
 
 pub use connection::SCHEMA_VERSION;
@@ -486,6 +488,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT count(*) FROM notifications WHERE state = 'pending'")
+                .db()?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .db()
+                .map(to_u64)
+        })
+        .await
+    }
+
     fn quality(&self) -> Option<&dyn callrecords_store::quality::QualityStore> {
         Some(self)
     }
@@ -496,6 +509,22 @@ impl Store for SqliteStore {
     ) -> Result<Option<callrecords_store::StorageSize>, StoreError> {
         let scope = scope.clone();
         self.read(move |c| read::storage_size(c, &scope).map(Some))
+            .await
+    }
+
+    async fn schema_status(&self) -> Result<callrecords_store::SchemaStatus, StoreError> {
+        Ok(callrecords_store::SchemaStatus {
+            found: self.schema_version().await?,
+            expected: SCHEMA_VERSION,
+        })
+    }
+
+    async fn purge_expired(
+        &self,
+        cutoff_us: i64,
+        limit: usize,
+    ) -> Result<callrecords_store::PurgeCounts, StoreError> {
+        self.write(move |c| retention::purge_expired(c, cutoff_us, limit))
             .await
     }
 

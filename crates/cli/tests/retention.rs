@@ -155,7 +155,7 @@ fn serve_retain_purges_old_records_everywhere_in_batches_while_serving() {
     // Every count seen is the total less whole batches of 7 (a poll may miss a batch), until the end.
     assert!(
         seen.iter()
-            .all(|n| (total - n) % 7 == 0 || *n == new.len() as u64),
+            .all(|n| (total - n).is_multiple_of(7) || *n == new.len() as u64),
         "counts that are not whole batches: {seen:?}"
     );
 

@@ -19,6 +19,8 @@ pub mod graph;
 pub mod ingest;
 mod middleware;
 pub mod openapi;
+mod ready;
+pub mod retention;
 pub mod scope;
 pub mod subscriptions;
 pub mod sync_admin;
@@ -49,6 +51,10 @@ pub struct Config {
     /// The secret `POST /admin/redact` derives pseudonyms with (`serve --pseudonym-key-file`); without it
     /// that route answers 503.
     pub pseudonym_key: Option<erasure::PseudonymKey>,
+
+    /// `/readyz`: a tenant whose last successful sync sweep is older than this is stalled; `None`: three
+    /// times the interval `sync` saved in its state.
+    pub sync_stall_after: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -60,6 +66,8 @@ impl Default for Config {
             response_cache_bytes: cache::MAX_CACHE_BYTES,
 
             pseudonym_key: None,
+
+            sync_stall_after: None,
         }
     }
 }
@@ -83,22 +91,35 @@ impl std::fmt::Debug for AppState {
 
 /// The whole application without access control (`--auth none`, and tests of the routes themselves).
 pub fn app(state: AppState) -> Router {
-    build(state, None)
+    build(state, None, Arc::new(telemetry::Metrics::new()))
 }
 
 /// The whole application behind `auth` ([`auth::layer`]: every route but the public ones needs a token,
 /// and the token's tenant scopes the request).
 pub fn app_with_auth(state: AppState, auth: Arc<auth::Auth>) -> Router {
-    let enabled = auth.is_enabled();
-    build(state, enabled.then_some(auth))
+    app_with_metrics(state, auth, Arc::new(telemetry::Metrics::new()))
 }
 
-fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
-    let metrics = Arc::new(telemetry::Metrics::new());
+/// Like [`app_with_auth`], reporting into `metrics`, which background jobs of the same process (the
+/// notifier, retention) report into too.
+pub fn app_with_metrics(
+    state: AppState,
+    auth: Arc<auth::Auth>,
+    metrics: Arc<telemetry::Metrics>,
+) -> Router {
+    let enabled = auth.is_enabled();
+    build(state, enabled.then_some(auth), metrics)
+}
+
+fn build(
+    state: AppState,
+    auth: Option<Arc<auth::Auth>>,
+    metrics: Arc<telemetry::Metrics>,
+) -> Router {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(telemetry::metrics))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(ready::readyz))
         .merge(graph::routes())
         .merge(ingest::routes(&state.config))
         .merge(admin::routes())
@@ -115,14 +136,4 @@ fn build(state: AppState, auth: Option<Arc<auth::Auth>>) -> Router {
     let cache = (!state.config.graph_retention && state.config.response_cache_bytes > 0)
         .then(|| cache::ResponseCache::new(state.store.clone(), state.config.response_cache_bytes));
     middleware::apply(router, cache, auth, metrics)
-}
-
-async fn readyz(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<&'static str, ApiError> {
-    state.store.health().await.map_err(|e| {
-        tracing::warn!(error = %e, "readyz: store not reachable");
-        ApiError::unavailable("The store is not reachable; see the server log.")
-    })?;
-    Ok("ready")
 }

@@ -46,6 +46,23 @@ struct IngestLabels {
     outcome: String,
 }
 
+/// Labels of the retention counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WhatLabels {
+    what: String,
+}
+
+/// Labels of the delivery-attempt counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+fn delivery_histogram() -> Histogram {
+    // 1 ms … ~9 h, ×4: a notification is delivered within a second, or after retries (minutes, hours).
+    Histogram::new(exponential_buckets(0.001, 4.0, 16))
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms … ~8 s, doubling.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
@@ -58,6 +75,9 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
     ingested: Family<IngestLabels, Counter>,
+    purged: Family<WhatLabels, Counter>,
+    delivery_attempts: Family<OutcomeLabels, Counter>,
+    delivery_latency: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -102,13 +122,43 @@ impl Metrics {
             "Records and log rows received over /ingest, by kind and outcome (stored, duplicate, invalid, ...)",
             ingested.clone(),
         );
+        let purged = Family::<WhatLabels, Counter>::default();
+        registry.register(
+            "retention_purged",
+            "What the retention job (serve --retain) purged: records, versions, log_rows, quality_records, notifications",
+            purged.clone(),
+        );
+        let delivery_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "notification_delivery_attempts",
+            "Change-notification POSTs by what followed: delivered, retry, dropped",
+            delivery_attempts.clone(),
+        );
+        let delivery_latency = delivery_histogram();
+        registry.register(
+            "notification_delivery_latency_seconds",
+            "From a notification's enqueue to its successful delivery (retries included)",
+            delivery_latency.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             in_flight,
             ingested,
+            purged,
+            delivery_attempts,
+            delivery_latency,
         }
+    }
+
+    /// Counts `n` purged items of `what` (records, versions, log_rows, quality_records, notifications).
+    pub fn count_purged(&self, what: &str, n: u64) {
+        self.purged
+            .get_or_create(&WhatLabels {
+                what: what.to_owned(),
+            })
+            .inc_by(n);
     }
 
     /// Counts one ingested item of `kind` with `outcome`.
@@ -119,6 +169,20 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc_by(n);
+    }
+}
+
+impl callrecords_notify::worker::DeliveryObserver for Metrics {
+    fn attempt(&self, outcome: &str) {
+        self.delivery_attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    fn delivered(&self, latency: std::time::Duration) {
+        self.delivery_latency.observe(latency.as_secs_f64());
     }
 }
 
@@ -253,6 +317,13 @@ async fn store_registry(store: &dyn callrecords_store::Store) -> Result<Registry
             );
         }
     }
+    let depth = Gauge::<i64>::default();
+    depth.set(i64::try_from(store.outbox_depth().await?).unwrap_or(i64::MAX));
+    r.register(
+        "outbox_pending_notifications",
+        "Change notifications queued and not yet delivered or dropped (every tenant)",
+        depth,
+    );
     let lag = Family::<TenantLabels, Gauge>::default();
     let requests = Family::<TenantLabels, Counter>::default();
     let throttled = Family::<TenantLabels, Counter>::default();

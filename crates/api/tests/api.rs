@@ -1755,6 +1755,23 @@ mod metrics {
             .await
             .unwrap();
 
+        // Two notifications queued and not delivered: the outbox depth.
+        let note = |id: &str| callrecords_store::NewNotification {
+            notification_id: id.into(),
+            subscription_id: "s".into(),
+            tenant: DEFAULT_TENANT.into(),
+            target_url: "http://127.0.0.1:9/hook".into(),
+            kind: callrecords_store::NotificationKind::Change {
+                change_type: "created".into(),
+                record_id: "m1".into(),
+                change_cursor: 1,
+            },
+            due_us: i64::MAX,
+        };
+        env.store
+            .enqueue_notifications("test", 1, vec![note("n1"), note("n2")])
+            .await
+            .unwrap();
         let r = env.get("/metrics").await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(
@@ -1840,9 +1857,162 @@ mod metrics {
         } else {
             assert!(!text.contains("callrecords_store_records"), "{text}");
         }
+        assert_eq!(
+            sample(text, "callrecords_outbox_pending_notifications"),
+            2.0
+        );
         assert_eq!(text.matches("# EOF").count(), 1);
         // The scrape itself is in flight while it renders; nothing else is.
         assert_eq!(sample(text, "callrecords_http_requests_in_flight"), 1.0);
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+}
+
+/// `serve --retain`'s job in process: the response cache never serves a purged record, and the purge is
+/// counted; `/readyz`'s checks.
+mod retention_and_readiness {
+    use super::*;
+    use callrecords_api::retention::{Retention, run_once};
+    use callrecords_api::telemetry::Metrics;
+    use std::time::Duration;
+
+    fn rec(id: &str, end: &str) -> Value {
+        json!({"id": id, "version": 1, "startDateTime": end, "endDateTime": end,
+               "sessions": [{"id": format!("{id}-s"), "modalities": ["audio"]}]})
+    }
+
+    #[tokio::test]
+    async fn purged_records_are_not_served_from_the_cache() {
+        let env = env().await;
+        let recent = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+        env.put(vec![
+            rec("old1", "2020-01-01T00:00:00Z"),
+            rec("old2", "2020-01-02T00:00:00Z"),
+            rec("new", &recent),
+        ])
+        .await;
+        let old = "/v1.0/communications/callRecords/old1";
+        let list = "/v1.0/communications/callRecords?$select=id";
+        // Rendered and cached.
+        for _ in 0..2 {
+            assert_eq!(env.get(old).await.status, StatusCode::OK);
+            assert_eq!(
+                env.get(&format!("{old}/sessions")).await.status,
+                StatusCode::OK
+            );
+        }
+        assert!(env.get(list).await.text.contains("old2"));
+
+        let metrics = Metrics::new();
+        let cfg = Retention {
+            batch: 1,
+            pause: Duration::ZERO,
+            ..Retention::new(Duration::from_secs(30 * 86_400))
+        };
+        let purged = run_once(env.store.as_ref(), &cfg, "test", &metrics)
+            .await
+            .unwrap();
+        assert_eq!((purged.records, purged.versions), (2, 2), "{purged:?}");
+
+        assert_eq!(env.get(old).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            env.get(&format!("{old}/sessions")).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let r = env.get(list).await;
+        assert!(
+            !r.text.contains("old") && r.text.contains("\"new\""),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            env.get("/v1.0/communications/callRecords/new").await.status,
+            StatusCode::OK
+        );
+        // A second pass finds nothing.
+        let again = run_once(env.store.as_ref(), &cfg, "test", &metrics)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    async fn ready(env: &Env) -> (StatusCode, Value) {
+        let r = env.get("/readyz").await;
+        (r.status, serde_json::from_str(&r.text).unwrap())
+    }
+
+    fn check<'a>(body: &'a Value, name: &str) -> &'a Value {
+        body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {body}"))
+    }
+
+    #[tokio::test]
+    async fn readyz_lists_store_schema_and_sync_checks() {
+        let env = env().await;
+        let (status, body) = ready(&env).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "ready");
+        assert_eq!(check(&body, "store")["ok"], true);
+        let schema = check(&body, "schema");
+        assert_eq!(schema["ok"], true);
+        assert_eq!(schema["found"], schema["expected"]);
+
+        // A tenant whose sync runs every 10 minutes and last succeeded 20 minutes ago: fine; 40: stalled.
+        let ago = |mins: i64| {
+            (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(mins)).to_string()
+        };
+        let put = |tenant: &str, last: i64| {
+            let state = json!({"lastSuccess": ago(last), "since": ago(600), "intervalSecs": 600});
+            callrecords_store::SyncStateRow {
+                tenant: tenant.into(),
+                state: state.to_string(),
+                updated_us: 0,
+            }
+        };
+        env.store.put_sync_state(&put("t-fine", 20)).await.unwrap();
+        let (status, body) = ready(&env).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        env.store
+            .put_sync_state(&put("t-stalled", 40))
+            .await
+            .unwrap();
+        let (status, body) = ready(&env).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["status"], "not ready");
+        let sync = check(&body, "sync");
+        assert_eq!(sync["ok"], false);
+        let tenants = sync["tenants"].as_array().unwrap();
+        let by = |t: &str| tenants.iter().find(|x| x["tenant"] == t).unwrap().clone();
+        assert_eq!(by("t-fine")["ok"], true);
+        assert_eq!(by("t-stalled")["ok"], false);
+        assert_eq!(by("t-stalled")["boundSeconds"], 1800);
+        // The store and schema are still fine.
+        assert_eq!(check(&body, "store")["ok"], true);
+        assert_eq!(check(&body, "schema")["ok"], true);
+    }
+
+    #[tokio::test]
+    async fn readyz_is_not_ready_on_a_database_migrated_by_a_newer_binary() {
+        if on_postgres() {
+            return; // the SQLite file's user_version is what this test moves
+        }
+        let env = env().await;
+        let dir = env._dir.as_ref().unwrap().path().to_owned();
+        let expected = callrecords_store_sqlite::SCHEMA_VERSION;
+        // What a newer binary's migration leaves behind.
+        let c = rusqlite::Connection::open(dir.join(callrecords_store_sqlite::DB_FILE)).unwrap();
+        c.pragma_update(None, "user_version", expected + 1).unwrap();
+        drop(c);
+        let (status, body) = ready(&env).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let schema = check(&body, "schema");
+        assert_eq!(schema["ok"], false);
+        assert_eq!(schema["found"], expected + 1);
+        assert_eq!(schema["expected"], expected);
+        assert!(schema["message"].as_str().unwrap().contains("newer"));
     }
 }

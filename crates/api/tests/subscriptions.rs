@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use callrecords_api::{AppState, Config, app};
+use callrecords_api::telemetry::Metrics;
+use callrecords_api::{AppState, Config, app_with_metrics};
 use callrecords_notify::clock::ManualClock;
 use callrecords_notify::deliver::Deliverer;
 use callrecords_notify::guard::WebhookGuard;
@@ -83,6 +84,8 @@ struct Env {
     _dir: tempfile::TempDir,
     store: Arc<SqliteStore>,
     app: Router,
+    /// The routes' metrics, which the notifier of [`Env::notifier`] reports into (as in `serve`).
+    metrics: Arc<Metrics>,
 }
 
 fn env() -> Env {
@@ -92,10 +95,13 @@ fn env() -> Env {
         store: store.clone(),
         config: Arc::new(Config::default()),
     };
+    let metrics = Arc::new(Metrics::new());
+    let auth = Arc::new(callrecords_api::auth::Auth::none());
     Env {
         _dir: dir,
         store,
-        app: app(state),
+        app: app_with_metrics(state, auth, metrics.clone()),
+        metrics,
     }
 }
 
@@ -149,8 +155,26 @@ impl Env {
         policy.max_backoff = jiff::SignedDuration::from_millis(backoff_ms as i64 * 4);
         let mut cfg = WorkerConfig::new(policy);
         cfg.poll = Duration::from_millis(20);
+        cfg.observer = Some(self.metrics.clone());
         let d = Deliverer::new(WebhookGuard::default(), Duration::from_secs(5)).unwrap();
         tokio::spawn(Notifier::new(self.store.clone(), d, cfg).run())
+    }
+
+    /// The value of the sample `series` (name and labels as exposed) of `GET /metrics`.
+    async fn metric(&self, series: &str) -> f64 {
+        let req = Request::builder()
+            .uri("/metrics")
+            .header("host", "localhost")
+            .body(Body::empty())
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+            .parse()
+            .unwrap()
     }
 }
 
@@ -433,6 +457,22 @@ async fn a_failing_receiver_gets_everything_later() {
         .map(|n| n["attempts"].as_u64().unwrap())
         .sum();
     assert!(attempts > 5, "{d}");
+    // The same story in /metrics: 5 delivered, every other attempt a retry, the latency of each of the
+    // 5 (enqueue to delivery, at least one backoff for those that failed first), nothing pending.
+    let delivered = "callrecords_notification_delivery_attempts_total{outcome=\"delivered\"}";
+    let retried = "callrecords_notification_delivery_attempts_total{outcome=\"retry\"}";
+    assert_eq!(e.metric(delivered).await, 5.0);
+    assert_eq!(e.metric(retried).await, (attempts - 5) as f64);
+    let latency = "callrecords_notification_delivery_latency_seconds";
+    assert_eq!(e.metric(&format!("{latency}_count")).await, 5.0);
+    assert!(
+        e.metric(&format!("{latency}_sum")).await > 0.03,
+        "a backoff of 30 ms at least"
+    );
+    assert_eq!(
+        e.metric("callrecords_outbox_pending_notifications").await,
+        0.0
+    );
     let (s, _) = e
         .call(Method::GET, "/admin/subscriptions/nope/deliveries", None)
         .await;

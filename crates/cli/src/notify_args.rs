@@ -52,6 +52,7 @@ impl NotifyArgs {
         &self,
         store: Arc<dyn Store>,
         fake: bool,
+        observer: Arc<dyn callrecords_notify::worker::DeliveryObserver>,
     ) -> anyhow::Result<(WebhookSettings, Arc<std::sync::atomic::AtomicU64>)> {
         let guard = WebhookGuard::from_allow_list(&self.webhook_allow)
             .map_err(anyhow::Error::msg)
@@ -70,6 +71,7 @@ impl NotifyArgs {
         let deliverer = Deliverer::new(guard.clone(), policy.attempt_timeout_std())?;
         let mut config = WorkerConfig::new(policy);
         config.lease = self.delivery_lease.unsigned_abs();
+        config.observer = Some(observer);
         let drop_changes = config.drop_changes.clone();
         tokio::spawn(Notifier::new(store, deliverer, config).run());
         Ok((

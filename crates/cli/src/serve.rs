@@ -31,6 +31,25 @@ pub struct Args {
     /// the response cache off.
     #[arg(long, env = "CALLRECORDS_RESPONSE_CACHE_MB", default_value_t = 64)]
     response_cache_mb: usize,
+
+    /// Keep this much data: records, versions, log rows and derived rows older than the window (`400d`,
+    /// `30d`, `12h`, `90m`) are purged by a background job in batches. Off by default. See
+    /// docs/operations.md for what "older" means.
+    #[arg(long, value_parser = callrecords_api::retention::parse_window)]
+    retain: Option<std::time::Duration>,
+    /// Records per retention transaction.
+    #[arg(long, default_value_t = 500, hide = true)]
+    retain_batch: usize,
+    /// Pause between two retention batches (e.g. 50ms, 1s); mostly for tests.
+    #[arg(long, default_value = "50ms", hide = true)]
+    retain_pause: jiff::SignedDuration,
+    /// How often retention looks for expired data (e.g. 60s); mostly for tests.
+    #[arg(long, default_value = "60s", hide = true)]
+    retain_every: jiff::SignedDuration,
+    /// `/readyz` reports a tenant's sync as stalled when its last successful sweep is older than this
+    /// (e.g. 1h); default: three times the interval `callrecords sync` runs at.
+    #[arg(long)]
+    ready_sync_stall: Option<jiff::SignedDuration>,
     #[command(flatten)]
     fake: crate::fake::FakeArgs,
     #[command(flatten)]
@@ -57,7 +76,11 @@ pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
             args.data.data.clone()
         };
         let store: Arc<dyn callrecords_store::Store> = args.data.open_in(&data).await?;
-        let (webhooks, drop_changes) = args.notify.start(store.clone(), fake_cfg.is_some())?;
+        // One set of metrics for the routes and the background jobs (the notifier, retention).
+        let metrics = Arc::new(callrecords_api::telemetry::Metrics::new());
+        let (webhooks, drop_changes) =
+            args.notify
+                .start(store.clone(), fake_cfg.is_some(), metrics.clone())?;
         let state = AppState {
             store: store.clone(),
             config: Arc::new(Config {
@@ -74,8 +97,23 @@ pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
                     ),
                     None => None,
                 },
+
+                sync_stall_after: args.ready_sync_stall.map(|d| d.unsigned_abs()),
             }),
         };
+        let _retention = args.retain.map(|window| {
+            let cfg = callrecords_api::retention::Retention {
+                batch: args.retain_batch.max(1),
+                pause: args.retain_pause.unsigned_abs(),
+                every: args.retain_every.unsigned_abs().max(std::time::Duration::from_millis(10)),
+                ..callrecords_api::retention::Retention::new(window)
+            };
+            tracing::info!(
+                window_secs = window.as_secs(),
+                "retention on: what is older than the window is purged"
+            );
+            callrecords_api::retention::spawn(state.store.clone(), cfg, metrics.clone())
+        });
         let _deriver =
             callrecords_api::derive::spawn(state.store.clone(), std::time::Duration::from_secs(1));
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -107,7 +145,7 @@ pub fn run(args: Args, data_given: bool) -> anyhow::Result<ExitCode> {
             .auth
             .build(args.listen, &format!("{scheme}://{addr}"), fake_auth)
             .await?;
-        let mut app = callrecords_api::app_with_auth(state, Arc::new(auth));
+        let mut app = callrecords_api::app_with_metrics(state, Arc::new(auth), metrics);
         if let Some(fake) = fake {
             fake.connect_notifier(drop_changes);
             // The ticker publishes at once, then every second (a long catch-up does not delay serving).

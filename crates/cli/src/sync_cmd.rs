@@ -376,7 +376,9 @@ async fn sync(args: Args) -> anyhow::Result<ExitCode> {
             Budgets::new(Limits::default()),
             RetryPolicy::default(),
         ));
-        let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, job.opts);
+        let mut opts = job.opts;
+        opts.interval = (!args.once).then_some(interval);
+        let syncer = Syncer::new(store.clone(), client, &job.graph_url, &job.tenant, opts);
         let (once, json, push, bars) = (args.once, args.json, push.clone(), bars.clone());
         let store = store.clone();
         running.spawn(

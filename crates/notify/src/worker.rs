@@ -78,6 +78,16 @@ pub struct WorkerConfig {
     /// Change notifications to drop instead of sending, one per unit (`serve --fake`'s
     /// `POST /fake/drop-next-notification`, for testing what a receiver does about a lost notification).
     pub drop_changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Told about every delivery attempt (the server's `/metrics`), when set.
+    pub observer: Option<Arc<dyn DeliveryObserver>>,
+}
+
+/// What the notifier reports about deliveries (implemented by the server's metrics).
+pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
+    /// One notification was POSTed; `outcome` is what follows: `delivered`, `retry` or `dropped`.
+    fn attempt(&self, outcome: &str);
+    /// One notification was delivered `latency` after it was queued (enqueue to the successful POST).
+    fn delivered(&self, latency: Duration);
 }
 
 impl WorkerConfig {
@@ -94,6 +104,7 @@ impl WorkerConfig {
             lifecycle_every: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             drop_changes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            observer: None,
         }
     }
 }
@@ -509,6 +520,17 @@ impl Notifier {
                     reason: format!("{reason:?}"),
                 },
             };
+            if let Some(o) = &self.config.observer {
+                match &next {
+                    NextStep::Delivered => {
+                        o.attempt("delivered");
+                        let waited = now.as_microsecond().saturating_sub(e.enqueued_us);
+                        o.delivered(Duration::from_micros(u64::try_from(waited).unwrap_or(0)));
+                    }
+                    NextStep::RetryAt(_) => o.attempt("retry"),
+                    NextStep::Dropped { .. } => o.attempt("dropped"),
+                }
+            }
             self.finish(e.seq, &result, next).await?;
         }
         Ok(())

@@ -31,6 +31,7 @@ mod concurrency;
 mod erasure;
 mod outbox;
 mod quality;
+mod retention;
 mod scope;
 
 pub use calls::*;
@@ -39,6 +40,7 @@ pub use concurrency::*;
 pub use erasure::*;
 pub use outbox::*;
 pub use quality::*;
+pub use retention::*;
 pub use scope::*;
 
 /// Expand every conformance case into a `#[tokio::test]` for a backend: THE list of cases.
@@ -100,7 +102,9 @@ macro_rules! conformance_tests {
             storage_size_counts_the_scope,
             outbox_enqueue_claim_and_attempts,
             purge_removes_every_trace_of_one_record,
-            redact_replaces_the_user_everywhere
+            redact_replaces_the_user_everywhere,
+            retention_purges_what_is_older_than_the_cutoff,
+            schema_is_current
         );
         $crate::conformance_tests!(@two $mode $make, $reopen;
             two_handles_both_write_and_read,

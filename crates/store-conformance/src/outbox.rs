@@ -203,7 +203,17 @@ pub async fn outbox_enqueue_claim_and_attempts(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.consumer_cursor("notify").await.unwrap(), 12);
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        3,
+        "three queued, none twice"
+    );
     let claimed = store.claim_due_notifications(200, 30, 10).await.unwrap();
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        3,
+        "claimed is still pending"
+    );
     let ids: Vec<&str> = claimed
         .iter()
         .map(|n| n.new.notification_id.as_str())
@@ -291,6 +301,11 @@ pub async fn outbox_enqueue_claim_and_attempts(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(view[2].drop_reason.as_deref(), Some("retried for 4 h"));
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        1,
+        "delivered and dropped ones are not pending"
+    );
     assert!(
         store
             .list_notifications(&ReadScope::Tenant("other".into()), "s", 10)

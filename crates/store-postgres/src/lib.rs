@@ -45,6 +45,7 @@ mod log_rows;
 pub mod migrate;
 mod notifications;
 mod read;
+mod retention;
 mod write;
 
 pub use migrate::SCHEMA_VERSION;
@@ -598,6 +599,18 @@ impl Store for PgStore {
         notifications::list_notifications(&c, scope, subscription_id, limit).await
     }
 
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "SELECT count(*) FROM notifications WHERE state = 'pending'",
+                &[],
+            )
+            .await
+            .db()?;
+        Ok(to_u64(row.get::<_, i64>(0)))
+    }
+
     async fn try_lease(
         &self,
         name: &str,
@@ -648,6 +661,26 @@ impl Store for PgStore {
     ) -> Result<Vec<callrecords_store::erasure::AuditEntry>, StoreError> {
         let c = self.client().await?;
         erasure::audit_log(&c, limit).await
+    }
+
+    async fn schema_status(&self) -> Result<callrecords_store::SchemaStatus, StoreError> {
+        Ok(callrecords_store::SchemaStatus {
+            found: self.schema_version().await?,
+            expected: migrate::SCHEMA_VERSION,
+        })
+    }
+
+    async fn purge_expired(
+        &self,
+        cutoff_us: i64,
+        limit: usize,
+    ) -> Result<callrecords_store::PurgeCounts, StoreError> {
+        let mut c = self.client().await?;
+        let out = retention::purge_expired(&mut c, cutoff_us, limit).await?;
+        if !out.is_empty() {
+            self.committed();
+        }
+        Ok(out)
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -57,6 +57,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_erasure_audit.sql"),
         then: None,
     },
+    Migration {
+        sql: include_str!("../migrations/0009_retention.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this code writes.

@@ -20,6 +20,7 @@
 //! | `quality` | derived call-quality rows and counters, the building file |
 //! | `erasure` | purging a record, redacting a user, the audit table |
 //! | `generation` | `data_generation` (`PRAGMA data_version`) |
+//! | `retention` | deleting records with all they own, and old log rows (`--retain`) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +44,7 @@ mod log_rows;
 mod notifications;
 mod quality;
 mod read;
+mod retention;
 mod write;
 
 pub use connection::SCHEMA_VERSION;
@@ -506,6 +508,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT count(*) FROM notifications WHERE state = 'pending'")
+                .db()?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .db()
+                .map(to_u64)
+        })
+        .await
+    }
+
     fn quality(&self) -> Option<&dyn callrecords_store::quality::QualityStore> {
         Some(self)
     }
@@ -555,6 +568,22 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<callrecords_store::erasure::AuditEntry>, StoreError> {
         self.read(move |c| erasure::audit_log(c, limit)).await
+    }
+
+    async fn schema_status(&self) -> Result<callrecords_store::SchemaStatus, StoreError> {
+        Ok(callrecords_store::SchemaStatus {
+            found: self.schema_version().await?,
+            expected: SCHEMA_VERSION,
+        })
+    }
+
+    async fn purge_expired(
+        &self,
+        cutoff_us: i64,
+        limit: usize,
+    ) -> Result<callrecords_store::PurgeCounts, StoreError> {
+        self.write(move |c| retention::purge_expired(c, cutoff_us, limit))
+            .await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -272,6 +272,42 @@ fn apply_deltas(tx: &Connection, deltas: Deltas) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Removes the derived rows of `keys` (tenant, record id) and takes their contributions out of
+/// `quality_daily`, inside the caller's transaction (retention, erasure). Returns how many records had
+/// derived rows.
+pub(crate) fn forget_records(
+    tx: &Connection,
+    keys: &[(String, String)],
+) -> Result<u64, StoreError> {
+    let mut deltas = Deltas::new();
+    let mut n = 0;
+    for (tenant, id) in keys {
+        let stored: Option<(Option<i64>, Vec<u8>)> = tx
+            .prepare_cached(
+                "SELECT start_us, contributions FROM quality_records \
+                 WHERE tenant = ?1 AND record_id = ?2",
+            )
+            .db()?
+            .query_row(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .db()?;
+        let Some((start, blob)) = stored else {
+            continue;
+        };
+        for old in decode_contributions(&blob, None)? {
+            add_delta(&mut deltas, tenant, day_of(start), old, -1);
+        }
+        delete_rows(tx, tenant, id)?;
+        tx.prepare_cached("DELETE FROM quality_records WHERE tenant = ?1 AND record_id = ?2")
+            .db()?
+            .execute(params![tenant, id])
+            .db()?;
+        n += 1;
+    }
+    apply_deltas(tx, deltas)?;
+    Ok(n)
+}
+
 pub(crate) fn replace(
     c: &mut Connection,
     epoch: i64,

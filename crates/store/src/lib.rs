@@ -556,6 +556,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError>;
 
+    /// How many notifications the outbox holds pending (queued, neither delivered nor dropped yet), every
+    /// tenant: `/metrics`' outbox depth.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
     /// A tenant's sync state (`None` when it never saved one).
     async fn sync_state(&self, tenant: &str) -> Result<Option<SyncStateRow>, StoreError>;
 
@@ -638,6 +642,19 @@ pub trait Store: Send + Sync + 'static {
     /// Ok when the store can serve requests (`/readyz`).
     async fn health(&self) -> Result<(), StoreError>;
 
+    /// The schema version the database holds now and the one this code migrates to (`/readyz`: a
+    /// database migrated by a newer binary while this one runs is not one it can serve).
+    async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
+
+    /// Retention (`serve --retain`), one bounded batch in ONE transaction: up to `limit` records whose
+    /// served copy is dated before `cutoff_us` ([`RecordQuery::end_after_us`]'s date: `endDateTime`, else
+    /// `startDateTime`, else when that copy was received), each with everything that belongs to it (every
+    /// version, the session and participant rows, derived quality rows and their share of the daily
+    /// aggregates, outbox entries, sync inbox entries); and up to `limit` log rows dated before it (their
+    /// own time property; dial-out rows by the end of their period; rows without a date by when they were
+    /// received). Call again until it returns [`PurgeCounts::is_empty`].
+    async fn purge_expired(&self, cutoff_us: i64, limit: usize) -> Result<PurgeCounts, StoreError>;
+
     /// A number that changes whenever the stored data may have changed: after every committed write,
     /// whether by this store object, another one on the same data, or another process. Equal values
     /// from two calls mean nothing was committed in between, so anything rendered from the store
@@ -671,4 +688,63 @@ pub struct StorageSize {
     /// The whole database's size in bytes (every tenant, indexes and derived tables included); only for
     /// [`ReadScope::All`].
     pub database_bytes: Option<u64>,
+}
+
+/// What [`Store::schema_status`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The version the database holds now.
+    pub found: i64,
+    /// The version this code migrates to.
+    pub expected: i64,
+}
+
+impl SchemaStatus {
+    /// The database is at the version this code expects.
+    pub fn is_current(&self) -> bool {
+        self.found == self.expected
+    }
+}
+
+/// What one [`Store::purge_expired`] batch took away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PurgeCounts {
+    /// Records (their served copy and its session and participant rows).
+    pub records: u64,
+    /// Stored copies of their versions.
+    pub versions: u64,
+    /// Log rows.
+    pub log_rows: u64,
+    /// Records' derived quality data (stream and session rows, contributions).
+    pub quality_records: u64,
+    /// Outbox entries (change notifications of those records, pending or not).
+    pub notifications: u64,
+}
+
+impl PurgeCounts {
+    /// Nothing was purged: the store holds nothing older than the cut-off.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0 && self.log_rows == 0 && self.quality_records == 0
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &PurgeCounts) {
+        self.records += other.records;
+        self.versions += other.versions;
+        self.log_rows += other.log_rows;
+        self.quality_records += other.quality_records;
+        self.notifications += other.notifications;
+    }
+
+    /// `(what, how many)` for logs and metrics: `records`, `versions`, `log_rows`, `quality_records`,
+    /// `notifications`.
+    pub fn by_kind(&self) -> [(&'static str, u64); 5] {
+        [
+            ("records", self.records),
+            ("versions", self.versions),
+            ("log_rows", self.log_rows),
+            ("quality_records", self.quality_records),
+            ("notifications", self.notifications),
+        ]
+    }
 }

@@ -95,6 +95,12 @@ pub struct TenantState {
     /// Records that stayed 404 past the bound (the latest 1,000).
     pub gave_up: Vec<Pending>,
     pub last_sweep: Option<SweepReport>,
+    /// When the latest sweep without errors finished (`serve`'s `/readyz` reads it).
+    pub last_success: Option<Timestamp>,
+    /// When the first sweep of this tenant started.
+    pub since: Option<Timestamp>,
+    /// How often sweeps repeat, in seconds (`None` for `sync --once`).
+    pub interval_secs: Option<u64>,
     pub totals: Totals,
     /// The push path (`sync --notifications-url`): the upstream subscription and what its notifications
     /// fetched. Written only by the push task; a sweep saving the state keeps the stored value.

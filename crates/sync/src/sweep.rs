@@ -55,6 +55,9 @@ pub struct SweepOptions {
     pub log_window: SignedDuration,
     /// Skip the PSTN functions.
     pub no_logs: bool,
+    /// How often sweeps repeat (`sync` without `--once`): saved in the state, where `serve`'s `/readyz`
+    /// reads it to tell a stalled sync from a slow one.
+    pub interval: Option<SignedDuration>,
 }
 
 impl Default for SweepOptions {
@@ -73,6 +76,7 @@ impl Default for SweepOptions {
             give_up_after: SignedDuration::from_hours(24),
             log_window: SignedDuration::from_hours(24),
             no_logs: false,
+            interval: None,
         }
     }
 }
@@ -714,6 +718,16 @@ impl Syncer {
         state.totals.throttled += report.throttled;
         state.totals.errors += report.errors.len() as u64;
         state.last_sweep = Some(report.clone());
+        if state.since.is_none() {
+            state.since = report.started;
+        }
+        if report.errors.is_empty() {
+            state.last_success = report.finished;
+        }
+        state.interval_secs = self
+            .opts
+            .interval
+            .map(|i| i.as_secs().max(0).unsigned_abs());
         self.save_state(&state).await?;
         Ok(report)
     }

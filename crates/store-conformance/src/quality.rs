@@ -454,7 +454,12 @@ pub async fn quality_rows_ride_with_the_records_when_caught_up(store: Arc<dyn St
         .await
         .unwrap();
     assert_eq!(out, vec![PutOutcome::Stored, PutOutcome::Stored]);
-    assert!(wrote);
+    if !wrote {
+        // A backend that leaves every batch to the deriver: the records are stored, nothing derived.
+        assert!(overall(&store, QualityWindow::default()).await.is_empty());
+        assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
+        return;
+    }
     assert_eq!(
         overall(&store, QualityWindow::default()).await,
         vec![2, 5, 1]

@@ -11,6 +11,8 @@ use crate::{SqlResult, quote_ident};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_sync_inbox.sql"),
+    // 0003 and 0004 are other branches' (they come before this one when merged).
+    include_str!("../migrations/0005_quality.sql"),
 ];
 
 /// The schema version this code writes.

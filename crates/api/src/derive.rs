@@ -1,8 +1,10 @@
 //! The quality deriver: drains the change feed (consumer [`QUALITY_CONSUMER`]) into the store's derived
 //! quality tables. For each served change it rebuilds the typed record from [`Store::read_record`] (all
 //! sessions with segments, all participants), computes its CQD rows ([`callrecords_quality::record_rows`],
-//! the building file applied) and contributions (overall and for every [`GroupKey`]), and hands them to
-//! [`QualityStore::replace_quality`] together with the cursor: the cursor only moves with the rows.
+//! the building file applied) and contributions (overall and for every
+//! [`callrecords_quality::GroupKey`]), and hands them to [`QualityStore::replace_quality`] together with
+//! the cursor: the cursor only moves with the rows. The same functions derive at import
+//! ([`callrecords_ingest::quality`]) when the deriver is caught up.
 //!
 //! Run by `serve` in the background ([`spawn`]) and before every analytics answer ([`catch_up`]), so
 //! answers always include every record stored before the request.

@@ -8,13 +8,15 @@
 #   bash bench/quality.sh            full: (a) on 20,000 records, (b)/(c) on 100,000 (gen --small)
 #   bash bench/quality.sh --smoke    tiny corpus, every step, judges no goal
 #   knobs: QB_IMPORT_N, QB_STORE_N, QB_REPS, QB_EXPORT_REPS (default QB_REPS), QB_NO_BUILD=1 (use the
-#   binary as built), CARGO_TARGET_DIR
+#   binary as built), QB_CR (the binary to measure, e.g. an older build), CARGO_TARGET_DIR
 #   (default target-bench/)
 #
-# "Stream table off" is `callrecords import` alone: import writes the records and the change feed and
-# derives nothing. "On" is the same import followed by the derivation of every record into the quality
-# tables (`callrecords quality`, which first drains the feed exactly as `serve`'s background deriver
-# does). Every figure is the median of QB_REPS runs, the two sides run alternately.
+# "Stream table off" is `callrecords import --no-quality`: import writes the records and the change feed
+# and derives nothing (a binary without that flag derived nothing at import: plain `import`). "On" is
+# plain `import` (which derives the quality rows itself and writes them in its own transactions while
+# the deriver is caught up) followed by `callrecords quality`, which first drains whatever is left of
+# the feed exactly as `serve`'s background deriver does. Every figure is the median of QB_REPS runs, the
+# two sides run alternately.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,7 +31,7 @@ fi
 SEED=7
 EXPORT_REPS=${QB_EXPORT_REPS:-$REPS}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target-bench}
-CR=$CARGO_TARGET_DIR/release/callrecords
+CR=${QB_CR:-$CARGO_TARGET_DIR/release/callrecords}
 DATA=${BENCH_DATA:-$ROOT/bench/data}/quality
 OUT=${BENCH_OUT:-$ROOT/bench/out}/quality
 RES=$OUT/results.tsv
@@ -54,11 +56,13 @@ fi
 log "machine: nproc=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- (a) import, stream table off / on
+NO_QUALITY=()
+"$CR" import --help | grep -q -- '--no-quality' && NO_QUALITY=(--no-quality)
 "$CR" gen --count "$IMPORT_N" --seed "$SEED" --small >"$DATA/import.ndjson"
 OFF=(); ON=()
 for i in $(seq "$REPS"); do
   rm -rf "$DATA/off"; s=$(now)
-  "$CR" import --data "$DATA/off" "$DATA/import.ndjson" 2>/dev/null
+  "$CR" import "${NO_QUALITY[@]}" --data "$DATA/off" "$DATA/import.ndjson" 2>/dev/null
   OFF+=("$(echo "$(now) - $s" | bc)")
   rm -rf "$DATA/on"; s=$(now)
   "$CR" import --data "$DATA/on" "$DATA/import.ndjson" 2>/dev/null

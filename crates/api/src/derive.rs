@@ -1,8 +1,10 @@
 //! The quality deriver: drains the change feed (consumer [`QUALITY_CONSUMER`]) into the store's derived
 //! quality tables. For each served change it rebuilds the typed record from [`Store::read_record`] (all
 //! sessions with segments, all participants), computes its CQD rows ([`callrecords_quality::record_rows`],
-//! the building file applied) and contributions (overall and for every [`GroupKey`]), and hands them to
-//! [`QualityStore::replace_quality`] together with the cursor: the cursor only moves with the rows.
+//! the building file applied) and contributions (overall and for every
+//! [`callrecords_quality::GroupKey`]), and hands them to [`QualityStore::replace_quality`] together with
+//! the cursor: the cursor only moves with the rows. The same functions derive at import
+//! ([`callrecords_ingest::quality`]) when the deriver is caught up.
 //!
 //! Run by `serve` in the background ([`spawn`]) and before every analytics answer ([`catch_up`]), so
 //! answers always include every record stored before the request.
@@ -11,13 +13,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use callrecords_ingest::quality::rows_of_record;
 use callrecords_model::CallRecord;
-use callrecords_quality::{
-    BuildingMap, GroupKey, RecordRows, grouped_contributions, record_contribution,
-};
-use callrecords_store::quality::{
-    OVERALL, QUALITY_CONSUMER, QualityContribution, QualityStore, QualityStream, QualityUpdate,
-};
+use callrecords_quality::{BuildingMap, RecordRows};
+use callrecords_store::quality::{QUALITY_CONSUMER, QualityStore, QualityUpdate};
 use callrecords_store::{Change, ReadScope, RecordRead, RecordView, Store, StoreError, Window};
 use serde_json::Value;
 
@@ -135,11 +134,7 @@ pub fn rows_of_view(
     if let Some(record) =
         record_text(view).and_then(|t| serde_json::from_str::<CallRecord>(&t).ok())
     {
-        let mut rows = callrecords_quality::record_rows(&record, view.head.version);
-        if let Some(b) = buildings {
-            b.apply_rows(&mut rows);
-        }
-        return Ok(rows);
+        return Ok(rows_of_record(&record, view.head.version, buildings));
     }
     rows_of(view, record_value(view)?, buildings)
 }
@@ -167,67 +162,19 @@ pub fn rows_of(
 ) -> Result<RecordRows, StoreError> {
     let record: CallRecord = serde_json::from_value(value)
         .map_err(|e| StoreError::Backend(format!("stored record does not parse: {e}")))?;
-    let mut rows = callrecords_quality::record_rows(&record, view.head.version);
-    if let Some(b) = buildings {
-        b.apply_rows(&mut rows);
-    }
-    Ok(rows)
+    Ok(rows_of_record(&record, view.head.version, buildings))
 }
 
-fn json_str(v: impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// What the store keeps for one record version.
+/// What the store keeps for one record version (the same function the ingest derives with).
 pub fn update_of(view: &RecordView, rows: &RecordRows) -> Result<QualityUpdate, StoreError> {
-    let ser = |e: serde_json::Error| StoreError::Backend(format!("row not serializable: {e}"));
-    let mut streams = Vec::with_capacity(rows.streams.len());
-    for r in &rows.streams {
-        let e = &r.endpoint;
-        streams.push(QualityStream {
-            kind: r.kind.name().to_owned(),
-            class: json_str(r.classification.class()),
-            subnet: e.subnet.clone().or_else(|| e.ip_address.clone()),
-            has_building: e.building.is_some(),
-            json: serde_json::to_string(r).map_err(ser)?,
-        });
-    }
-    let sessions = rows
-        .sessions
-        .iter()
-        .map(|s| serde_json::to_string(s).map_err(ser))
-        .collect::<Result<_, _>>()?;
-    let mut contributions = vec![QualityContribution {
-        key: OVERALL.into(),
-        value: None,
-        counts: record_contribution(rows).to_array().to_vec(),
-    }];
-    for key in GroupKey::ALL {
-        for (value, c) in grouped_contributions(rows, key, None) {
-            contributions.push(QualityContribution {
-                key: key.name().into(),
-                value,
-                counts: c.to_array().to_vec(),
-            });
-        }
-    }
-    Ok(QualityUpdate {
-        tenant: view.head.tenant.clone(),
-        record_id: view.head.id.clone(),
-        version: view.head.version,
-        start_us: view.head.start_us,
-        streams,
-        sessions,
-        failed_sessions: rows
-            .sessions
-            .iter()
-            .filter(|s| s.failure_stage.is_some())
-            .count() as u64,
-        contributions,
-    })
+    callrecords_ingest::quality::quality_update(
+        &view.head.tenant,
+        &view.head.id,
+        view.head.version,
+        view.head.start_us,
+        rows,
+    )
+    .map_err(|e| StoreError::Backend(format!("row not serializable: {e}")))
 }
 
 /// The building file in force (`None` when none was uploaded or it no longer parses).

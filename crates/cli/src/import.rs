@@ -36,6 +36,10 @@ pub struct Args {
     /// Records per transaction (a batch is also cut at 16 MiB of JSON).
     #[arg(long, default_value_t = BatchLimits::DEFAULT_MAX_RECORDS)]
     batch_size: usize,
+    /// Store the records only: do not derive their call-quality rows while importing (`serve` or the next
+    /// `quality` command derives them from the change feed instead).
+    #[arg(long)]
+    no_quality: bool,
     /// Files, folders (recursively) or `-` for stdin.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -81,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..BatchLimits::default()
         },
         tenant: args.tenant.clone(),
+        derive_quality: !args.no_quality,
     };
     let ingestor = Ingestor::new(store, opts);
     let started = Instant::now();

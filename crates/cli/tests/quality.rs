@@ -174,10 +174,25 @@ fn typed_latest(ndjson: &str) -> Vec<callrecords_model::CallRecord> {
 }
 
 fn gen_and_import(dir: &std::path::Path, data: &str, args: &[&str]) -> String {
+    gen_and_import_with(dir, data, args, &[])
+}
+
+/// [`gen_and_import`] with more `import` options.
+fn gen_and_import_with(
+    dir: &std::path::Path,
+    data: &str,
+    args: &[&str],
+    import: &[&str],
+) -> String {
     let text = run(&[&["gen"], args].concat());
     let file = dir.join("gen.ndjson");
     std::fs::write(&file, &text).unwrap();
-    run(&["import", "--data", data, file.to_str().unwrap()]);
+    run(&[
+        &["import", "--data", data],
+        import,
+        &[file.to_str().unwrap()],
+    ]
+    .concat());
     text
 }
 
@@ -338,10 +353,12 @@ fn sigkill_mid_derivation_converges_to_the_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let data = data_dir.to_str().unwrap();
-    let text = gen_and_import(
+    // Imported without deriving, so that the deriver has the whole feed to do.
+    let text = gen_and_import_with(
         dir.path(),
         data,
         &["--count", "800", "--seed", "11", "--small"],
+        &["--no-quality"],
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = callrecords_store_sqlite::SqliteStore::open(&data_dir).unwrap();
@@ -403,4 +420,186 @@ fn sigkill_mid_derivation_converges_to_the_rebuild() {
         serde_json::to_value(callrecords_quality::summarize(&typed, None, None)).unwrap()
     );
     assert!(converged["records"].as_u64().unwrap() > 500);
+}
+
+/// The rows `import` derives itself (the deriver being caught up) are the deriver's: over a corpus with
+/// several versions of records, imported in two files (the second bringing newer and older versions),
+/// every summary and the stream export equal those after a full `quality rebuild`, and the quality
+/// crate's own summary of the latest versions; `quality` finds nothing left to derive after the import.
+/// Then an import while the deriver is behind (after a `--no-quality` import) derives nothing itself
+/// and the next `quality` converges all the same.
+#[test]
+fn import_derives_what_the_deriver_would() {
+    use callrecords_store::Store;
+    use callrecords_store::quality::QUALITY_CONSUMER;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let text = run(&["gen", "--count", "600", "--seed", "5", "--small"]);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Odd lines first, then even ones: later versions of some records come in the first file, earlier
+    // ones (stale) in the second.
+    let (first, second): (Vec<(usize, &str)>, Vec<(usize, &str)>) = lines
+        .iter()
+        .copied()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 1);
+    let join = |v: Vec<(usize, &str)>| {
+        v.into_iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let (f1, f2) = (dir.path().join("1.ndjson"), dir.path().join("2.ndjson"));
+    std::fs::write(&f1, join(first)).unwrap();
+    std::fs::write(&f2, join(second)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pending = || {
+        rt.block_on(async {
+            let store = callrecords_store_sqlite::SqliteStore::open(&data_dir).unwrap();
+            let c = store.consumer_cursor(QUALITY_CONSUMER).await.unwrap();
+            (c, store.changes_after(c, 1).await.unwrap().len())
+        })
+    };
+    run(&["import", "--data", data, f1.to_str().unwrap()]);
+    let (c, rest) = pending();
+    assert!(
+        c > 0 && rest == 0,
+        "import left the feed to the deriver: {c} {rest}"
+    );
+    run(&["import", "--data", data, f2.to_str().unwrap()]);
+    assert_eq!(pending().1, 0);
+
+    let snapshot = || -> Vec<String> {
+        let mut out = vec![run(&["quality", "--data", data, "--format", "json"])];
+        for g in ["day", "building", "user", "meeting", "feedback", "device"] {
+            out.push(run(&[
+                "quality",
+                "--data",
+                data,
+                "--format",
+                "json",
+                "--group-by",
+                g,
+            ]));
+        }
+        let streams = dir.path().join("streams.ndjson");
+        run(&[
+            "export",
+            "--data",
+            data,
+            "--what",
+            "streams",
+            "--format",
+            "ndjson",
+            "-o",
+            streams.to_str().unwrap(),
+        ]);
+        out.push(std::fs::read_to_string(&streams).unwrap());
+        out
+    };
+    let inline = snapshot();
+    run(&["quality", "rebuild", "--data", data]);
+    assert_eq!(snapshot(), inline);
+    let typed = typed_latest(&text);
+    let expected =
+        serde_json::to_value(callrecords_quality::summarize(&typed, None, None)).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&inline[0]).unwrap(), expected);
+
+    // The deriver behind: a second store imported `--no-quality` first, then normally.
+    let other_dir = dir.path().join("other");
+    let other = other_dir.to_str().unwrap();
+    run(&[
+        "import",
+        "--data",
+        other,
+        "--no-quality",
+        f1.to_str().unwrap(),
+    ]);
+    run(&["import", "--data", other, f2.to_str().unwrap()]);
+    let behind = rt.block_on(async {
+        let store = callrecords_store_sqlite::SqliteStore::open(&other_dir).unwrap();
+        store.consumer_cursor(QUALITY_CONSUMER).await.unwrap()
+    });
+    assert_eq!(behind, 0, "an import derived while the deriver was behind");
+    assert_eq!(
+        run(&["quality", "--data", other, "--format", "json"]),
+        inline[0]
+    );
+}
+
+/// kill -9 during an import that derives as it goes, then `quality`: the same numbers as a full
+/// `quality rebuild` of what was stored.
+#[test]
+fn sigkill_mid_deriving_import_converges_to_the_rebuild() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.to_str().unwrap();
+    let text = run(&["gen", "--count", "3000", "--seed", "13", "--small"]);
+    let file = dir.path().join("gen.ndjson");
+    std::fs::write(&file, &text).unwrap();
+    let mut child = bin()
+        .args([
+            "import",
+            "--data",
+            data,
+            "--batch-size",
+            "50",
+            file.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = data_dir.join("callrecords.db");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Killed once the database exists and has grown past its first batches.
+    loop {
+        if std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) > 2_000_000 {
+            child.kill().unwrap(); // SIGKILL
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it was killed"
+        );
+        assert!(Instant::now() < deadline, "no progress in 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    let summary = || run(&["quality", "--data", data, "--format", "json"]);
+    let converged = summary();
+    let days = run(&[
+        "quality",
+        "--data",
+        data,
+        "--format",
+        "json",
+        "--group-by",
+        "day",
+    ]);
+    let records = serde_json::from_str::<Value>(&converged).unwrap()["records"]
+        .as_u64()
+        .unwrap();
+    let all = typed_latest(&text).len() as u64;
+    assert!(
+        records > 0 && records < all,
+        "{records} of {all} records: the kill proves nothing"
+    );
+    run(&["quality", "rebuild", "--data", data]);
+    assert_eq!(summary(), converged);
+    assert_eq!(
+        run(&[
+            "quality",
+            "--data",
+            data,
+            "--format",
+            "json",
+            "--group-by",
+            "day"
+        ]),
+        days
+    );
 }

@@ -2,8 +2,16 @@
 //! the one pool of check workers (long-lived threads, `available_parallelism - 1` of them, the calling thread
 //! being the last worker), results in input order.
 
+use std::sync::Arc;
+
 use callrecords_model::reader::{Location, Prepared, RawItem, RecordKind, prepare};
 use callrecords_model::validate::{Issue, Severity};
+use callrecords_store::quality::QualityUpdate;
+
+use crate::quality::Deriving;
+
+/// What the check workers derive under, shared by them all.
+pub(crate) type Derive = Option<Arc<Deriving>>;
 
 /// One item after the reader and validation, before the store.
 #[derive(Debug)]
@@ -16,10 +24,13 @@ pub(crate) struct Checked {
     pub(crate) result: Result<Prepared, Vec<Issue>>,
     /// Whether the item was at least syntactically JSON (for telling a hopeless body from a partly bad one).
     pub(crate) parsed: bool,
+    /// Its call-quality rows, for a valid call record when deriving (see [`crate::quality`]).
+    pub(crate) quality: Option<QualityUpdate>,
 }
 
-/// Parses and validates one raw item (CPU-bound: call it off the async runtime).
-pub(crate) fn check(item: RawItem) -> Checked {
+/// Parses and validates one raw item, and derives its quality rows when `derive` says so (CPU-bound: call
+/// it off the async runtime).
+pub(crate) fn check(item: RawItem, derive: Option<&Deriving>) -> Checked {
     match item.text {
         Err(message) => Checked {
             location: item.location,
@@ -30,15 +41,21 @@ pub(crate) fn check(item: RawItem) -> Checked {
                 severity: Severity::Error,
             }]),
             parsed: false,
+            quality: None,
         },
         Ok(text) => {
             let result = prepare(item.kind, text);
             let parsed = !matches!(&result, Err(r) if r.malformed);
+            let quality = match (&result, derive, item.kind) {
+                (Ok(p), Some(d), RecordKind::CallRecord) => crate::quality::derive(p, d),
+                _ => None,
+            };
             Checked {
                 location: item.location,
                 kind: item.kind,
                 result: result.map_err(|r| r.issues),
                 parsed,
+                quality,
             }
         }
     }
@@ -49,16 +66,17 @@ const PARALLEL_MIN: usize = 32;
 
 /// [`check`]s every item, in parallel chunks on up to `available_parallelism` scoped threads (parsing and
 /// validation are the CPU-heavy part of ingest); the results keep the input order.
-pub(crate) fn check_all(items: Vec<RawItem>) -> Vec<Checked> {
+pub(crate) fn check_all(items: Vec<RawItem>, derive: &Derive) -> Vec<Checked> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    check_all_with(items, workers)
+    check_all_with(items, workers, derive)
 }
 
 /// [`check_all`] with an explicit number of worker threads.
-pub(crate) fn check_all_with(items: Vec<RawItem>, workers: usize) -> Vec<Checked> {
+pub(crate) fn check_all_with(items: Vec<RawItem>, workers: usize, derive: &Derive) -> Vec<Checked> {
     let workers = workers.clamp(1, 16);
+    let one = |item| check(item, derive.as_deref());
     if workers == 1 || items.len() < PARALLEL_MIN {
-        return items.into_iter().map(check).collect();
+        return items.into_iter().map(one).collect();
     }
     // Contiguous chunks of about equal size (in bytes, records vary a lot), checked concurrently.
     let total: usize = items.iter().map(item_len).sum();
@@ -82,13 +100,19 @@ pub(crate) fn check_all_with(items: Vec<RawItem>, workers: usize) -> Vec<Checked
         .into_iter()
         .map(|chunk| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let derive = derive.clone();
             submit(Box::new(move || {
-                let _ = tx.send(chunk.into_iter().map(check).collect::<Vec<_>>());
+                let _ = tx.send(
+                    chunk
+                        .into_iter()
+                        .map(|item| check(item, derive.as_deref()))
+                        .collect::<Vec<_>>(),
+                );
             }));
             rx
         })
         .collect();
-    let tail: Vec<Checked> = last.into_iter().map(check).collect();
+    let tail: Vec<Checked> = last.into_iter().map(one).collect();
     let mut out = Vec::with_capacity(tail.len() * (pending.len() + 1));
     for rx in pending {
         // A worker only drops the sender without sending if `check` panicked.
@@ -168,7 +192,7 @@ mod tests {
                 again.push(it)
             })
             .unwrap();
-            let checked = check_all_with(again, workers);
+            let checked = check_all_with(again, workers, &None);
             assert_eq!(checked.len(), 500);
             for (i, c) in checked.iter().enumerate() {
                 assert_eq!(c.location.line, Some(i as u64 + 1));

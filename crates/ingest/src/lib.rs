@@ -21,6 +21,7 @@
 mod batch;
 mod check;
 mod outcome;
+pub mod quality;
 mod store;
 
 use std::sync::Arc;
@@ -49,6 +50,10 @@ pub struct IngestOptions {
     pub limits: BatchLimits,
     /// The tenant everything belongs to; `None` is the default tenant ([`DEFAULT_TENANT`]).
     pub tenant: Option<String>,
+    /// Derive the call-quality rows of the records while checking them, and store them with the records
+    /// when the quality deriver is caught up (see [`quality`]); otherwise (or when `false`) the deriver
+    /// derives them from the change feed later. On by default.
+    pub derive_quality: bool,
 }
 
 impl IngestOptions {
@@ -59,6 +64,7 @@ impl IngestOptions {
             period: None,
             limits: BatchLimits::default(),
             tenant: None,
+            derive_quality: true,
         }
     }
 }
@@ -237,6 +243,8 @@ impl Ingestor {
         let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<RawItem>>(1);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Checked>, u64)>(1);
         let limits = self.opts.limits;
+        let derive = self.deriving().await?;
+        let epoch = derive.as_ref().map(|d| d.epoch);
         let reader = spawn("ingest-read", move || {
             let mut sink = Sink {
                 batcher: Batcher::new(limits),
@@ -254,7 +262,7 @@ impl Ingestor {
             for items in raw_rx {
                 let bytes_read = items.last().map_or(0, |i| i.bytes_read);
                 if tx
-                    .blocking_send((check::check_all(items), bytes_read))
+                    .blocking_send((check::check_all(items, &derive), bytes_read))
                     .is_err()
                 {
                     break;
@@ -268,7 +276,8 @@ impl Ingestor {
             // send (they are not waited for: a reader may be blocked on stdin).
             let tenant = self.opts.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
             let results =
-                store::store_batch(self.store.as_ref(), tenant, items, self.opts.period).await?;
+                store::store_batch(self.store.as_ref(), tenant, items, self.opts.period, epoch)
+                    .await?;
             tally.add_all(&results);
             on_batch(Batch {
                 results,
@@ -285,6 +294,26 @@ impl Ingestor {
             .join()
             .map_err(|_| IngestError::Worker("the ingest reader thread panicked".into()))??;
         Ok(tally)
+    }
+}
+
+impl Ingestor {
+    /// The quality epoch and building file the check workers derive under, when deriving.
+    async fn deriving(&self) -> Result<check::Derive, StoreError> {
+        if !self.opts.derive_quality {
+            return Ok(None);
+        }
+        let Some(q) = self.store.quality() else {
+            return Ok(None);
+        };
+        let meta = q.quality_meta().await?;
+        Ok(Some(Arc::new(quality::Deriving {
+            epoch: meta.epoch,
+            buildings: meta
+                .buildings
+                .as_deref()
+                .and_then(|t| callrecords_quality::BuildingMap::parse(t).ok()),
+        })))
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use callrecords_model::LogKind;
 use callrecords_model::reader::{Location, RecordKind};
 use callrecords_model::validate::{Issue, Severity};
+use callrecords_store::quality::{InlineQuality, QualityUpdate};
 use callrecords_store::{IncomingLogRow, IncomingRecord, Store, StoreError};
 
 use crate::check::Checked;
@@ -26,14 +27,17 @@ fn result(location: Location, outcome: ItemOutcome) -> ItemResult {
 
 /// Stores a batch of checked items (one transaction per kind) and returns one result per item, in order.
 /// Everything is stored as `tenant`'s. `period` (µs) is the period dial-out report rows cover. A batch with nothing valid in it touches no store.
+/// With `epoch` (deriving under that quality epoch), the records go with their derived quality rows.
 pub(crate) async fn store_batch(
     store: &dyn Store,
     tenant: &str,
     items: Vec<Checked>,
     period: Option<(i64, i64)>,
+    epoch: Option<i64>,
 ) -> Result<Vec<ItemResult>, StoreError> {
     let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
     let mut records: Vec<(usize, IncomingRecord)> = Vec::new();
+    let mut derived: Vec<Option<QualityUpdate>> = Vec::new();
     let mut rows: BTreeMap<LogKind, Vec<(usize, IncomingLogRow)>> = BTreeMap::new();
     for (i, item) in items.into_iter().enumerate() {
         match item.result {
@@ -64,6 +68,7 @@ pub(crate) async fn store_batch(
                                 partial: p.partial,
                             },
                         ));
+                        derived.push(item.quality);
                     }
                     RecordKind::Log(kind) => {
                         rows.entry(kind).or_default().push((
@@ -81,7 +86,16 @@ pub(crate) async fn store_batch(
     }
     if !records.is_empty() {
         let (idx, batch): (Vec<usize>, Vec<IncomingRecord>) = records.into_iter().unzip();
-        let outcomes = store.put_records(tenant, batch).await?;
+        let outcomes = match epoch {
+            Some(epoch) => {
+                let quality = InlineQuality {
+                    epoch,
+                    updates: derived,
+                };
+                store.put_records_deriving(tenant, batch, quality).await?.0
+            }
+            None => store.put_records(tenant, batch).await?,
+        };
         assign(&mut results, idx, outcomes)?;
     }
     for (kind, list) in rows {

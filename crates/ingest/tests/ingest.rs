@@ -329,3 +329,71 @@ async fn inputs_are_read_in_order_with_progress_across_files() {
         .unwrap_err();
     assert!(err.to_string().contains("gone.ndjson"), "{err}");
 }
+
+/// With quality derivation on (the default) and the deriver caught up, a batch's records arrive with their
+/// quality rows: the cursor is at the feed head and the overall counters are the sum of the records' own
+/// contributions (computed here from the typed model); with it off, the records only.
+#[tokio::test]
+async fn records_carry_their_quality_rows_when_the_deriver_is_caught_up() {
+    use callrecords_store::quality::{OVERALL, QUALITY_CONSUMER, QualityWindow};
+    let cfg = callrecords_synth::GenConfig {
+        seed: 3,
+        scale: callrecords_synth::Scale::Small,
+        ..Default::default()
+    };
+    let records: Vec<serde_json::Value> = callrecords_synth::call_records(&cfg).take(120).collect();
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let mut want = callrecords_quality::Counts::default();
+    let mut latest = std::collections::HashMap::new();
+    for r in &records {
+        let id = r["id"].as_str().unwrap().to_owned();
+        let newer = latest
+            .get(&id)
+            .is_none_or(|o: &serde_json::Value| o["version"].as_i64() < r["version"].as_i64());
+        if newer {
+            latest.insert(id, r.clone());
+        }
+    }
+    for r in latest.values() {
+        let typed: callrecords_model::CallRecord = serde_json::from_value(r.clone()).unwrap();
+        let rows = callrecords_quality::record_rows(&typed, r["version"].as_i64().unwrap());
+        want += &callrecords_quality::record_contribution(&rows);
+    }
+    for derive in [true, false] {
+        let (_dir, store) = new_store();
+        let opts = IngestOptions {
+            derive_quality: derive,
+            ..opts(BatchLimits {
+                max_records: 25,
+                ..BatchLimits::default()
+            })
+        };
+        let done = Ingestor::new(store.clone(), opts)
+            .ingest(items(&text, RecordKind::CallRecord))
+            .await
+            .unwrap();
+        assert_eq!(done.tally.get(OutcomeKind::Invalid), 0);
+        let head = store
+            .changes_after(0, 10_000)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .cursor;
+        let cursor = store.consumer_cursor(QUALITY_CONSUMER).await.unwrap();
+        let totals = store
+            .quality()
+            .unwrap()
+            .quality_totals(&ReadScope::All, QualityWindow::default(), OVERALL)
+            .await
+            .unwrap();
+        if derive {
+            assert_eq!(cursor, head);
+            assert_eq!(totals.len(), 1);
+            assert_eq!(totals[0].1, want.to_array().to_vec());
+        } else {
+            assert_eq!(cursor, 0);
+            assert!(totals.is_empty());
+        }
+    }
+}

@@ -99,6 +99,7 @@ macro_rules! conformance_tests {
             quality_cursor_moves_only_with_rows,
             quality_calls_filter_sort_and_page,
             quality_totals_equal_the_sum_of_contributions,
+            quality_rows_ride_with_the_records_when_caught_up,
             storage_size_counts_the_scope,
             outbox_enqueue_claim_and_attempts,
             purge_removes_every_trace_of_one_record,

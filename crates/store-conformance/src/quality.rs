@@ -392,3 +392,226 @@ pub async fn storage_size_counts_the_scope(store: Arc<dyn Store>) {
         (0, 0, 0, None)
     );
 }
+
+fn incoming_pair(
+    id: &str,
+    version: i64,
+    start_min: i64,
+) -> (callrecords_store::IncomingRecord, i64) {
+    let v = crate::record(
+        id,
+        version,
+        Some(start_min),
+        Some(start_min + 5),
+        &["p1"],
+        "org",
+        1,
+    );
+    (crate::incoming(&v, false), crate::us(&crate::at(start_min)))
+}
+
+/// `put_records_deriving` writes the derived rows with the records exactly when the deriver is caught up
+/// (cursor at the feed head, epoch current, every served copy derived), then moves the cursor past the
+/// batch; only copies that become served count (stale and conflicting ones change nothing); otherwise
+/// it is `put_records` alone and the derivation is left to the feed. A backend without quality data
+/// (or one that never derives inline) reports `false` and stores the records all the same.
+pub async fn quality_rows_ride_with_the_records_when_caught_up(store: Arc<dyn Store>) {
+    use callrecords_store::PutOutcome;
+    use callrecords_store::quality::InlineQuality;
+    let Some(q) = store.quality() else {
+        let (a, _) = incoming_pair("a", 1, 0);
+        let (out, wrote) = store
+            .put_records_deriving("t1", vec![a], InlineQuality::default())
+            .await
+            .unwrap();
+        assert_eq!(out, vec![PutOutcome::Stored]);
+        assert!(!wrote);
+        return;
+    };
+    let e = q.quality_meta().await.unwrap().epoch;
+    let head = |s: Arc<dyn Store>| async move {
+        s.changes_after(0, 10_000)
+            .await
+            .unwrap()
+            .last()
+            .map_or(0, |c| c.cursor)
+    };
+    // Fresh store: caught up. The update's keys (tenant, id, version, start) are the stored copy's.
+    let (a1, a_start) = incoming_pair("a", 1, 0);
+    let (b1, b_start) = incoming_pair("b", 1, 60);
+    let mut ua = update("a", 1, 0, 3, 1);
+    ua.tenant = "wrong".into();
+    ua.start_us = None;
+    let (out, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![a1, b1],
+            InlineQuality {
+                epoch: e,
+                updates: vec![Some(ua), Some(update("b", 1, b_start, 2, 0))],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![PutOutcome::Stored, PutOutcome::Stored]);
+    if !wrote {
+        // A backend that leaves every batch to the deriver: the records are stored, nothing derived.
+        assert!(overall(&store, QualityWindow::default()).await.is_empty());
+        assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
+        return;
+    }
+    assert_eq!(
+        overall(&store, QualityWindow::default()).await,
+        vec![2, 5, 1]
+    );
+    let in_a = QualityWindow {
+        from_us: Some(a_start),
+        until_us: Some(a_start + 1),
+    };
+    assert_eq!(
+        overall(&store, in_a).await,
+        vec![1, 3, 1],
+        "a's start taken from the record"
+    );
+    let t1 = ReadScope::Tenant("t1".into());
+    let rows = q
+        .quality_streams(
+            &t1,
+            &StreamFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    let h = head(store.clone()).await;
+    assert!(h > 0);
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), h);
+
+    // A newer version replaces; a stale one and a conflicting copy change nothing (the cursor still moves).
+    let (a2, _) = incoming_pair("a", 2, 0);
+    let (a_stale, _) = incoming_pair("a", 1, 0);
+    let mut conflict = crate::record("b", 1, Some(60), Some(65), &["p2"], "org", 1);
+    conflict["type"] = serde_json::json!("peerToPeer");
+    let (out, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![a2, crate::incoming(&conflict, false), a_stale],
+            InlineQuality {
+                epoch: e,
+                updates: vec![
+                    Some(update("a", 2, a_start, 1, 1)),
+                    Some(update("b", 1, b_start, 9, 9)),
+                    Some(update("a", 1, a_start, 9, 9)),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            PutOutcome::Stored,
+            PutOutcome::Conflict,
+            PutOutcome::Duplicate
+        ]
+    );
+    assert!(wrote);
+    assert_eq!(
+        overall(&store, QualityWindow::default()).await,
+        vec![2, 3, 1]
+    );
+    let h = head(store.clone()).await;
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), h);
+    let (a_old, _) = incoming_pair("a", 0, 0);
+    let (out, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![a_old],
+            InlineQuality {
+                epoch: e,
+                updates: vec![Some(update("a", 0, a_start, 7, 7))],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((out, wrote), (vec![PutOutcome::Stale], true));
+    assert_eq!(
+        overall(&store, QualityWindow::default()).await,
+        vec![2, 3, 1]
+    );
+
+    // A served copy without an update: the batch is left to the deriver (records stored, no rows,
+    // cursor behind).
+    let cursor = store.consumer_cursor("quality").await.unwrap();
+    let (c1, c_start) = incoming_pair("c", 1, 120);
+    let (d1, d_start) = incoming_pair("d", 1, 180);
+    let (out, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![c1, d1],
+            InlineQuality {
+                epoch: e,
+                updates: vec![Some(update("c", 1, c_start, 4, 4)), None],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((out, wrote), (vec![PutOutcome::Stored; 2], false));
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), cursor);
+    assert_eq!(
+        overall(&store, QualityWindow::default()).await,
+        vec![2, 3, 1]
+    );
+
+    // Cursor behind the head (c and d not derived yet): nothing derived is written.
+    let (e1, e_start) = incoming_pair("e", 1, 240);
+    let (out, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![e1],
+            InlineQuality {
+                epoch: e,
+                updates: vec![Some(update("e", 1, e_start, 1, 0))],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((out, wrote), (vec![PutOutcome::Stored], false));
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), cursor);
+
+    // The deriver catches up (here by hand), then an outdated epoch is refused.
+    let h = head(store.clone()).await;
+    assert!(
+        q.replace_quality(
+            e,
+            "quality",
+            h,
+            vec![
+                update("c", 1, c_start, 4, 4),
+                update("d", 1, d_start, 1, 0),
+                update("e", 1, e_start, 1, 0)
+            ]
+        )
+        .await
+        .unwrap()
+    );
+    let m = q.reset_quality("quality", None).await.unwrap();
+    assert!(m.epoch > e);
+    let (f1, f_start) = incoming_pair("f", 1, 300);
+    let (_, wrote) = store
+        .put_records_deriving(
+            "t1",
+            vec![f1],
+            InlineQuality {
+                epoch: e,
+                updates: vec![Some(update("f", 1, f_start, 1, 0))],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!wrote, "a reset rewinds the cursor and bumps the epoch");
+    assert!(overall(&store, QualityWindow::default()).await.is_empty());
+    assert_eq!(store.consumer_cursor("quality").await.unwrap(), 0);
+}

@@ -19,7 +19,8 @@ const BATCH: usize = 32;
 
 /// The tables an erasure may leave dead tuples in.
 const VACUUM: &str = "VACUUM record_versions, records, sessions, participants, record_participant_ids, \
-                      log_rows, notifications, sync_inbox";
+                      log_rows, notifications, sync_inbox, quality_records, quality_streams, \
+                      quality_sessions, quality_contributions";
 
 async fn insert_audit<C: deadpool_postgres::GenericClient>(
     c: &C,
@@ -86,43 +87,11 @@ pub(crate) async fn purge(
     .collect();
     let mut report = ErasureReport::default();
     for t in &tenants {
-        let rks: Vec<i64> = query(
-            &tx,
-            "DELETE FROM records WHERE tenant = $1 AND id = $2 RETURNING rk",
-            &[t, &id],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-        for sql in [
-            "DELETE FROM sessions WHERE rk = ANY($1::bigint[])",
-            "DELETE FROM participants WHERE rk = ANY($1::bigint[])",
-            "DELETE FROM record_participant_ids WHERE rk = ANY($1::bigint[])",
-        ] {
-            execute(&tx, sql, &[&rks]).await?;
-        }
-        let versions = execute(
-            &tx,
-            "DELETE FROM record_versions WHERE tenant = $1 AND record_id = $2",
-            &[t, &id],
-        )
-        .await?;
-        execute(
-            &tx,
-            "DELETE FROM notifications WHERE tenant = $1 AND record_id = $2",
-            &[t, &id],
-        )
-        .await?;
-        execute(
-            &tx,
-            "DELETE FROM sync_inbox WHERE tenant = $1 AND kind = 'record' AND id = $2",
-            &[t, &id],
-        )
-        .await?;
-        report.versions += versions;
-        if versions > 0 || !rks.is_empty() {
-            report.records.push((t.clone(), id.to_owned()));
+        let key = [(t.clone(), id.to_owned())];
+        let gone = crate::retention::delete_records(&tx, &key).await?;
+        report.versions += gone.versions;
+        if gone.records > 0 || gone.versions > 0 {
+            report.records.extend(key);
         }
     }
     insert_audit(&tx, audit, &report).await?;
@@ -226,6 +195,9 @@ async fn redact_record(
             reserve(tx, tenant, rk, version_seq, received_us, rec).await?;
         }
     }
+    // Its derived quality rows hold the user's identity too: dropped, and derived again by the caller from
+    // the rewritten record (as on SQLite).
+    crate::retention::delete_quality(tx, &[(tenant.to_owned(), id.to_owned())]).await?;
     Ok(rewritten)
 }
 

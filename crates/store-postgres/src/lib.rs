@@ -44,6 +44,7 @@ mod generation;
 mod log_rows;
 pub mod migrate;
 mod notifications;
+mod quality;
 mod read;
 mod retention;
 mod write;
@@ -450,6 +451,10 @@ impl Store for PgStore {
         Ok(self.inner.generation.current())
     }
 
+    fn quality(&self) -> Option<&dyn callrecords_store::quality::QualityStore> {
+        Some(self)
+    }
+
     async fn consumer_cursor(&self, consumer: &str) -> Result<i64, StoreError> {
         let c = self.client().await?;
         notifications::consumer_cursor(&c, consumer).await
@@ -690,3 +695,75 @@ impl Store for PgStore {
 }
 
 pub mod testing;
+
+#[async_trait]
+impl callrecords_store::quality::QualityStore for PgStore {
+    async fn quality_meta(&self) -> Result<callrecords_store::quality::QualityMeta, StoreError> {
+        let c = self.client().await?;
+        quality::meta(&c).await
+    }
+
+    async fn replace_quality(
+        &self,
+        epoch: i64,
+        consumer: &str,
+        cursor: i64,
+        updates: Vec<callrecords_store::quality::QualityUpdate>,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let done = quality::replace(&mut c, epoch, consumer, cursor, updates).await?;
+        if done {
+            self.committed();
+        }
+        Ok(done)
+    }
+
+    async fn reset_quality(
+        &self,
+        consumer: &str,
+        buildings: Option<String>,
+    ) -> Result<callrecords_store::quality::QualityMeta, StoreError> {
+        let mut c = self.client().await?;
+        let m = quality::reset(&mut c, consumer, buildings).await?;
+        self.committed();
+        Ok(m)
+    }
+
+    async fn quality_totals(
+        &self,
+        scope: &ReadScope,
+        window: callrecords_store::quality::QualityWindow,
+        key: &str,
+    ) -> Result<callrecords_store::quality::GroupTotals, StoreError> {
+        let c = self.client().await?;
+        quality::totals(&c, scope, window, key).await
+    }
+
+    async fn quality_streams(
+        &self,
+        scope: &ReadScope,
+        filter: &callrecords_store::quality::StreamFilter,
+    ) -> Result<Vec<callrecords_store::quality::StoredStream>, StoreError> {
+        let c = self.client().await?;
+        quality::streams(&c, scope, filter).await
+    }
+
+    async fn quality_missing_subnets(
+        &self,
+        scope: &ReadScope,
+        window: callrecords_store::quality::QualityWindow,
+        min: u64,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let c = self.client().await?;
+        quality::missing_subnets(&c, scope, window, min).await
+    }
+
+    async fn quality_calls(
+        &self,
+        scope: &ReadScope,
+        filter: &callrecords_store::calls::CallFilter,
+    ) -> Result<callrecords_store::calls::CallPage, StoreError> {
+        let mut c = self.client().await?;
+        quality::calls(&mut c, scope, filter).await
+    }
+}

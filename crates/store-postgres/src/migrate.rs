@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_sync_inbox.sql"),
     include_str!("../migrations/0003_erasure_audit.sql"),
     include_str!("../migrations/0004_retention.sql"),
+    include_str!("../migrations/0005_quality.sql"),
 ];
 
 /// The schema version this code writes.

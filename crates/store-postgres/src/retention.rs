@@ -12,8 +12,8 @@ use crate::{SqlResult, limit_i64};
 
 /// Deletes the records `keys` (tenant, id) inside the caller's transaction (which holds row 1 of
 /// `store_heads`, so no record batch runs meanwhile): the served row and its session, participant and
-/// participant-id rows, every stored version, the outbox entries and the sync inbox entries. Keys that name
-/// no record are skipped. (This backend keeps no derived quality rows.)
+/// participant-id rows, every stored version, the derived quality rows, the outbox entries and the sync inbox
+/// entries. Keys that name no record are skipped.
 pub(crate) async fn delete_records<C: GenericClient>(
     tx: &C,
     keys: &[(String, String)],
@@ -70,7 +70,41 @@ pub(crate) async fn delete_records<C: GenericClient>(
         &k,
     )
     .await?;
+    out.quality_records = delete_quality(tx, keys).await?;
     Ok(out)
+}
+
+/// Deletes the derived quality rows of the records `keys` (tenant, id); returns how many records had them.
+/// Summaries add up the contributions of the records left, so nothing else needs adjusting.
+pub(crate) async fn delete_quality<C: GenericClient>(
+    tx: &C,
+    keys: &[(String, String)],
+) -> Result<u64, StoreError> {
+    let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let k: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenants, &ids];
+    for table in [
+        "quality_streams",
+        "quality_sessions",
+        "quality_contributions",
+    ] {
+        execute(
+            tx,
+            &format!(
+                "DELETE FROM {table} q USING unnest($1::text[], $2::text[]) AS k(tenant, id) \
+                 WHERE q.tenant = k.tenant AND q.record_id = k.id"
+            ),
+            &k,
+        )
+        .await?;
+    }
+    execute(
+        tx,
+        "DELETE FROM quality_records q USING unnest($1::text[], $2::text[]) AS k(tenant, id) \
+         WHERE q.tenant = k.tenant AND q.record_id = k.id",
+        &k,
+    )
+    .await
 }
 
 /// One batch of retention in one transaction (see the trait method).
@@ -101,6 +135,20 @@ pub(crate) async fn purge_expired(
     .map(|r| (r.get(0), r.get(1)))
     .collect();
     let mut out = delete_records(&tx, &keys).await?;
+    // Derived rows whose record is gone: a deriver that read a record just before a batch purged it
+    // writes them after. They start before the cut-off (a record starts before it ends).
+    let orphans: Vec<(String, String)> = query(
+        &tx,
+        "SELECT q.tenant, q.record_id FROM quality_records q WHERE q.start_us < $1 \
+         AND NOT EXISTS (SELECT 1 FROM records r WHERE r.tenant = q.tenant AND r.id = q.record_id) \
+         LIMIT $2",
+        &[&cutoff_us, &limit],
+    )
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    out.quality_records += delete_quality(&tx, &orphans).await?;
     out.log_rows = execute(
         &tx,
         "DELETE FROM log_rows WHERE seq IN (SELECT seq FROM log_rows WHERE \

@@ -92,33 +92,11 @@ pub(crate) fn purge(
     };
     let mut report = ErasureReport::default();
     for t in &tenants {
-        // Sessions, participants and filter rows go with the served record (ON DELETE CASCADE).
-        let served = tx
-            .execute(
-                "DELETE FROM records WHERE tenant = ?1 AND id = ?2",
-                params![t, id],
-            )
-            .db()?;
-        let versions = tx
-            .execute(
-                "DELETE FROM record_versions WHERE tenant = ?1 AND record_id = ?2",
-                params![t, id],
-            )
-            .db()?;
-        quality::forget(&tx, t, id)?;
-        tx.execute(
-            "DELETE FROM notifications WHERE tenant = ?1 AND record_id = ?2",
-            params![t, id],
-        )
-        .db()?;
-        tx.execute(
-            "DELETE FROM sync_inbox WHERE tenant = ?1 AND kind = 'record' AND id = ?2",
-            params![t, id],
-        )
-        .db()?;
-        report.versions += versions as u64;
-        if served > 0 || versions > 0 {
-            report.records.push((t.clone(), id.to_owned()));
+        let key = [(t.clone(), id.to_owned())];
+        let gone = crate::retention::delete_records(&tx, &key)?;
+        report.versions += gone.versions;
+        if gone.records > 0 || gone.versions > 0 {
+            report.records.extend(key);
         }
     }
     insert_audit(&tx, audit, &report)?;
@@ -247,7 +225,7 @@ fn redact_record(
             serve_version(tx, tenant, &prepared, seq, received_us, Some(rk))?;
         }
     }
-    quality::forget(tx, tenant, id)?;
+    quality::forget_records(tx, &[(tenant.to_owned(), id.to_owned())])?;
     Ok(rewritten)
 }
 

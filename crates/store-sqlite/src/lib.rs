@@ -242,9 +242,28 @@ impl Store for SqliteStore {
         }
         let inner = self.inner.clone();
         let tenant = tenant.to_owned();
-        tokio::task::spawn_blocking(move || write::put_pipelined(&inner, &tenant, batch))
+        tokio::task::spawn_blocking(move || write::put_pipelined(&inner, &tenant, batch, None))
             .await
             .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+            .map(|(outcomes, _)| outcomes)
+    }
+
+    async fn put_records_deriving(
+        &self,
+        tenant: &str,
+        batch: Vec<IncomingRecord>,
+        quality: callrecords_store::quality::InlineQuality,
+    ) -> Result<(Vec<PutOutcome>, bool), StoreError> {
+        if batch.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let inner = self.inner.clone();
+        let tenant = tenant.to_owned();
+        tokio::task::spawn_blocking(move || {
+            write::put_pipelined(&inner, &tenant, batch, Some(quality))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 
     async fn read_record(

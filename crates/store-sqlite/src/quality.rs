@@ -321,6 +321,46 @@ pub(crate) fn replace(
     if meta(&tx)?.epoch != epoch {
         return Ok(false);
     }
+    apply_updates(&tx, updates)?;
+    save_cursor(&tx, consumer, cursor)?;
+    tx.commit().db()?;
+    Ok(true)
+}
+
+/// Moves `consumer`'s cursor to `cursor` (forward only).
+pub(crate) fn save_cursor(tx: &Connection, consumer: &str, cursor: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO consumer_cursors (consumer, cursor) VALUES (?1, ?2) \
+         ON CONFLICT (consumer) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
+    )
+    .db()?
+    .execute(params![consumer, cursor])
+    .db()?;
+    Ok(())
+}
+
+/// Whether the quality deriver is caught up under `epoch`: the epoch is current and its cursor is at
+/// (or past) the last change of the feed. Read inside the writer's transaction.
+pub(crate) fn caught_up(tx: &Connection, epoch: i64) -> Result<bool, StoreError> {
+    if meta(tx)?.epoch != epoch {
+        return Ok(false);
+    }
+    let head: i64 = tx
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM record_versions")
+        .db()?
+        .query_row([], |r| r.get(0))
+        .db()?;
+    let cursor =
+        crate::notifications::consumer_cursor(tx, callrecords_store::quality::QUALITY_CONSUMER)?;
+    Ok(cursor >= head)
+}
+
+/// Inside the caller's transaction: each update whose version is at least the one stored for its
+/// record replaces the record's rows and contributions (the per-day sums follow), in order.
+pub(crate) fn apply_updates(
+    tx: &Connection,
+    updates: impl IntoIterator<Item = QualityUpdate>,
+) -> Result<(), StoreError> {
     let mut deltas = Deltas::new();
     let mut deflate = crate::encoding::new_deflate();
     for u in updates {
@@ -342,7 +382,7 @@ pub(crate) fn replace(
             for old in decode_contributions(&blob, None)? {
                 add_delta(&mut deltas, &u.tenant, day_of(start), old, -1);
             }
-            delete_rows(&tx, &u.tenant, &u.record_id)?;
+            delete_rows(tx, &u.tenant, &u.record_id)?;
         }
         let poor = u.streams.iter().filter(|s| s.class == "poor").count();
         let rows = encode_rows(&u, &mut deflate)?;
@@ -392,43 +432,7 @@ pub(crate) fn replace(
             add_delta(&mut deltas, &u.tenant, day, k, 1);
         }
     }
-    apply_deltas(&tx, deltas)?;
-    tx.prepare_cached(
-        "INSERT INTO consumer_cursors (consumer, cursor) VALUES (?1, ?2) \
-         ON CONFLICT (consumer) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
-    )
-    .db()?
-    .execute(params![consumer, cursor])
-    .db()?;
-    tx.commit().db()?;
-    Ok(true)
-}
-
-/// Drop a record's derived rows and take its contributions out of `quality_daily` (erasure). Returns
-/// whether it had any.
-pub(crate) fn forget(tx: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
-    let stored: Option<(Option<i64>, Vec<u8>)> = tx
-        .prepare_cached(
-            "SELECT start_us, contributions FROM quality_records WHERE tenant = ?1 AND record_id = ?2",
-        )
-        .db()?
-        .query_row(params![tenant, id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .db()?;
-    let Some((start, blob)) = stored else {
-        return Ok(false);
-    };
-    let mut deltas = Deltas::new();
-    for old in decode_contributions(&blob, None)? {
-        add_delta(&mut deltas, tenant, day_of(start), old, -1);
-    }
-    delete_rows(tx, tenant, id)?;
-    tx.prepare_cached("DELETE FROM quality_records WHERE tenant = ?1 AND record_id = ?2")
-        .db()?
-        .execute(params![tenant, id])
-        .db()?;
-    apply_deltas(tx, deltas)?;
-    Ok(true)
+    apply_deltas(tx, deltas)
 }
 
 pub(crate) fn reset(

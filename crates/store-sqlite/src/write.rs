@@ -5,6 +5,7 @@
 use callrecords_store::extract::{
     RecordIndex, SplitRecord, content_hash_in, index_record, split_record_raw,
 };
+use callrecords_store::quality::{InlineQuality, QUALITY_CONSUMER};
 use callrecords_store::rules::{self, Decision, IncomingCopy, Serve, ServedCopy};
 use callrecords_store::{ChangeKind, IncomingRecord, PutOutcome, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -85,11 +86,16 @@ fn submit_prepare(job: PrepareJob) {
 /// Prepares `batch` on the preparer thread and writes it in one transaction as the records come in.
 /// The writer lock is taken first, so the preparer only ever works for the lock holder (no deadlock
 /// between concurrent batches).
+///
+/// With `inline` (what the ingest derived), the derived rows are written in the same transaction when the
+/// quality deriver is caught up (see [`callrecords_store::Store::put_records_deriving`]); the `bool` says
+/// whether they were.
 pub(crate) fn put_pipelined(
     inner: &Inner,
     tenant: &str,
     batch: Vec<IncomingRecord>,
-) -> Result<Vec<PutOutcome>, StoreError> {
+    inline: Option<InlineQuality>,
+) -> Result<(Vec<PutOutcome>, bool), StoreError> {
     let compress = inner.compress;
     let n = batch.len();
     if n < PIPELINE_MIN {
@@ -101,7 +107,7 @@ pub(crate) fn put_pipelined(
             .map(|(i, rec)| prepare_one(i, rec, compress, &mut scratch, &mut deflate))
             .collect::<Result<Vec<_>, _>>()?;
         let mut conn = lock(&inner.writer);
-        return put_batch(&mut conn, tenant, n, prepared.into_iter().map(Ok));
+        return put_batch(&mut conn, tenant, n, prepared.into_iter().map(Ok), inline);
     }
     let mut conn = lock(&inner.writer);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Prepared, StoreError>>(64);
@@ -116,7 +122,7 @@ pub(crate) fn put_pipelined(
         }
     }));
     // A panic on the preparer ends `rx` early: put_batch then refuses to commit a partial batch.
-    put_batch(&mut conn, tenant, n, rx.into_iter())
+    put_batch(&mut conn, tenant, n, rx.into_iter(), inline)
 }
 
 struct Served {
@@ -131,15 +137,25 @@ fn put_batch(
     tenant: &str,
     n: usize,
     prepared: impl Iterator<Item = Result<Prepared, StoreError>>,
-) -> Result<Vec<PutOutcome>, StoreError> {
+    inline: Option<InlineQuality>,
+) -> Result<(Vec<PutOutcome>, bool), StoreError> {
     let received_us = now_us();
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db()?;
+    // The derived rows ride along only when the deriver is caught up (checked under the write lock).
+    let mut inline = match inline {
+        Some(q) if q.updates.len() == n && crate::quality::caught_up(&tx, q.epoch)? => {
+            Some(q.updates.into_iter())
+        }
+        _ => None,
+    };
+    let mut derived = Vec::new();
     let mut outcomes = Vec::with_capacity(n);
     for p in prepared {
         let p = p?;
         let ix = &p.ix;
+        let update = inline.as_mut().and_then(Iterator::next).flatten();
         let served: Option<Served> = tx
             .prepare_cached(
                 "SELECT rk, version, partial, content_hash FROM records WHERE tenant = ?1 AND id = ?2",
@@ -190,6 +206,19 @@ fn put_batch(
                 serve,
             } => (outcome, kind, serve),
         };
+        if inline.is_some() && kind.served() {
+            match update {
+                Some(mut u) => {
+                    u.tenant = tenant.to_owned();
+                    u.record_id.clone_from(&ix.id);
+                    u.version = ix.version;
+                    u.start_us = ix.start_us;
+                    derived.push(u);
+                }
+                // A served copy the ingest could not derive: the whole batch is left to the deriver.
+                None => inline = None,
+            }
+        }
         let seq = insert_version(&tx, tenant, &p, received_us, outcome, kind)?;
         match (serve, &served) {
             (Serve::Keep, _) => {}
@@ -219,8 +248,18 @@ fn put_batch(
             "preparing the batch failed part-way; nothing was stored".into(),
         ));
     }
+    let wrote = inline.is_some();
+    if wrote {
+        crate::quality::apply_updates(&tx, derived)?;
+        let head: i64 = tx
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM record_versions")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .db()?;
+        crate::quality::save_cursor(&tx, QUALITY_CONSUMER, head)?;
+    }
     tx.commit().db()?;
-    Ok(outcomes)
+    Ok((outcomes, wrote))
 }
 
 fn insert_version(

@@ -413,6 +413,28 @@ pub trait Store: Send + Sync + 'static {
         batch: Vec<IncomingRecord>,
     ) -> Result<Vec<PutOutcome>, StoreError>;
 
+    /// [`Store::put_records`], and, in the same transaction, the quality rows the writer derived from the
+    /// batch ([`quality::InlineQuality`]) — but only when the quality deriver is caught up: its cursor
+    /// ([`quality::QUALITY_CONSUMER`]) is at the head of the change feed when the transaction starts, the
+    /// epoch is still `quality.epoch`, and every record of the batch whose copy becomes served has an
+    /// update. Then each update of a copy reported `Stored` or `Partial` replaces its record's rows exactly
+    /// as [`quality::QualityStore::replace_quality`] would (tenant, id, version and start taken from the
+    /// stored copy), and the cursor moves past the batch's changes, so the deriver has nothing left to do
+    /// for them. Otherwise nothing derived is written and the deriver derives the batch from the feed as
+    /// usual. Returns the outcomes and whether the derived rows were written.
+    ///
+    /// The default (a backend without quality tables, or one that does not derive inline) is
+    /// [`Store::put_records`] alone.
+    async fn put_records_deriving(
+        &self,
+        tenant: &str,
+        batch: Vec<IncomingRecord>,
+        quality: quality::InlineQuality,
+    ) -> Result<(Vec<PutOutcome>, bool), StoreError> {
+        let _ = quality;
+        Ok((self.put_records(tenant, batch).await?, false))
+    }
+
     /// A record's head and the sessions / participants `read` asks for, all from one snapshot and one stored
     /// copy (the served one, or the pinned one). `None` when the record (or the pinned copy) is not in scope.
     async fn read_record(

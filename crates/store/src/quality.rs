@@ -66,6 +66,17 @@ pub struct QualityUpdate {
     pub contributions: Vec<QualityContribution>,
 }
 
+/// What an ingest derived from a batch of records for [`crate::Store::put_records_deriving`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InlineQuality {
+    /// The epoch ([`QualityMeta::epoch`]) the updates were computed under (its building file applied).
+    pub epoch: i64,
+    /// One entry per record of the batch, in batch order: its update, or `None` when it could not be
+    /// derived (then the batch is left to the deriver). Tenant, id, version and start are overwritten
+    /// with the stored copy's.
+    pub updates: Vec<Option<QualityUpdate>>,
+}
+
 /// A `[from, until)` window on records' `startDateTime`; an open end is `None`. With any bound, records
 /// without a `startDateTime` are excluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

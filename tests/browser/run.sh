@@ -3,7 +3,8 @@
 # `callrecords serve` loaded with generated data (meetings of 300+ and 1,000+ sessions included) and a CQD
 # building file. Checks every dashboard page (no console error, no failed request, the API's numbers,
 # filters, timeline bars and stream rows, axe-core, keyboard reach) and writes screenshots (light / dark,
-# desktop / phone) to target/screenshots/.
+# desktop / phone) to target/screenshots/. Then the sign-in (signin.test.mjs) against `serve --fake` as its own
+# OpenID Connect provider.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -56,3 +57,17 @@ curl -fsS -X POST "http://127.0.0.1:$port/v1.0/subscriptions" -H 'content-type: 
 mkdir -p target/screenshots
 CALLRECORDS_URL="http://127.0.0.1:$port" SCREENSHOTS="$root/target/screenshots" \
   BUILDINGS="$root/tests/browser/buildings.csv" node tests/browser/dashboard.test.mjs "$@"
+
+# Sign-in: `serve --fake` is its own OpenID Connect provider for its dashboard (docs/auth.md).
+tenant="dc368399-474c-4d40-900c-6265431fd81f"
+signin_port="$(free_port)"
+"$bin" serve --fake --tenant "$tenant" --oidc-client-id fake-client --data "$work/fake" \
+  --listen "127.0.0.1:$signin_port" 2>"$work/signin-server.log" &
+signin_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$signin_port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+SIGNIN_URL="http://127.0.0.1:$signin_port" TENANT="$tenant" node tests/browser/signin.test.mjs ||
+  { kill "$signin_pid"; cat "$work/signin-server.log" >&2; exit 1; }
+kill "$signin_pid"

@@ -440,12 +440,13 @@ fn import_derives_what_the_deriver_would() {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     // Odd lines first, then even ones: later versions of some records come in the first file, earlier
     // ones (stale) in the second.
-    let (first, second): (Vec<(usize, &str)>, Vec<(usize, &str)>) = lines
+    type Numbered<'a> = Vec<(usize, &'a str)>;
+    let (first, second): (Numbered<'_>, Numbered<'_>) = lines
         .iter()
         .copied()
         .enumerate()
         .partition(|(i, _)| i % 2 == 1);
-    let join = |v: Vec<(usize, &str)>| {
+    let join = |v: Numbered<'_>| {
         v.into_iter()
             .map(|(_, l)| format!("{l}\n"))
             .collect::<String>()

@@ -732,13 +732,26 @@ async fn without_sign_in_configured_the_auth_routes_answer_404() {
         serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(v["signedIn"], false);
     assert_eq!(v["tenantId"], TA);
-    // --auth none: nothing to sign in to.
+    // --auth none: nothing to sign in to, said with a 200 (the dashboard asks on every load).
     let app = callrecords_api::app(state);
     let r = app
+        .clone()
         .oneshot(Request::get("/auth/me").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["signedIn"], false);
+    assert_eq!(v["canSignIn"], false);
+    for uri in ["/auth/login", "/auth/callback?code=x&state=y"] {
+        let r = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
     // A sign-in needs JWT authentication.
     let oidc = Oidc::new(OidcConfig {
         client_id: CLIENT.into(),

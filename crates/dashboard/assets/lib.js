@@ -14,8 +14,8 @@ export class ApiFailure extends Error {
 let csrfToken = null;
 const SIGN_IN_AT = 'callrecords.signInAt';
 
-/** Who is signed in: `/auth/me`'s answer, `{ signedIn: false, canSignIn }` without a session, or null
- * when the server has no sign-in (`--auth none`). */
+/** Who is signed in: `/auth/me`'s answer (`{ signedIn: false, canSignIn: false }` under `--auth none`),
+ * `{ signedIn: false, canSignIn }` without a session, or null when it cannot be told. */
 export async function whoami() {
   const res = await fetch('/auth/me', { headers: { accept: 'application/json' } });
   if (res.ok) {

@@ -518,8 +518,13 @@ async fn me(
     session: Option<axum::Extension<Session>>,
 ) -> Result<Response, ApiError> {
     let Some(axum::Extension(p)) = principal else {
-        configured(&auth)?;
-        return Err(ApiError::internal("/auth/me reached without a principal"));
+        if auth.as_ref().is_some_and(|a| a.is_enabled()) {
+            return Err(ApiError::internal("/auth/me reached without a principal"));
+        }
+        // `--auth none`: nobody to sign in, and nothing to sign in to. An answer rather than a 404, so the
+        // dashboard's first question is not a failed request.
+        let body = json!({"signedIn": false, "canSignIn": false, "authentication": "none"});
+        return Ok(no_store(axum::Json(body).into_response()));
     };
     let body = match session {
         Some(axum::Extension(s)) => json!({

@@ -3,7 +3,7 @@
 //! reclaims it, so after an erasure the touched tables are vacuumed (outside the transaction). What VACUUM
 //! cannot reach (WAL segments, replicas, base backups) is the operator's: see the docs.
 
-use callrecords_store::erasure::{AuditEntry, ErasureReport, Redaction, redact_text};
+use callrecords_store::erasure::{AuditEntry, ErasureReport, RedactedCopy, Redaction, redact_copy};
 use callrecords_store::extract::{content_hash_in, log_row_hash};
 use callrecords_store::{IncomingRecord, ReadScope, StoreError};
 
@@ -170,12 +170,14 @@ async fn redact_record(
         let (seq, raw, partial): (i64, Vec<u8>, bool) = (row.get(0), row.get(1), row.get(2));
         let raw = String::from_utf8(raw)
             .map_err(|e| StoreError::Backend(format!("copy {seq} is not UTF-8: {e}")))?;
-        let Some(new_raw) = redact_text(&raw, &r.user_id, &p) else {
+        let Some(copy) = redact_copy(&raw, &r.user_id, &p) else {
             continue;
         };
-        let mut value: serde_json::Value = serde_json::from_str(&new_raw)
-            .map_err(|e| StoreError::Backend(format!("redacted copy {seq} is not JSON: {e}")))?;
-        callrecords_model::validate::strip_control_annotations(&mut value);
+        let RedactedCopy {
+            raw: new_raw,
+            value,
+        } =
+            copy.map_err(|e| StoreError::Backend(format!("redacted copy {seq} is not JSON: {e}")))?;
         let hash = content_hash_in(&value, &mut scratch).to_vec();
         execute(
             tx,
@@ -219,12 +221,14 @@ async fn redact_log_row(
     let period: Option<(i64, i64)> = row
         .get::<_, Option<i64>>(3)
         .zip(row.get::<_, Option<i64>>(4));
-    let Some(new_raw) = redact_text(&raw, &r.user_id, &r.pseudonym(&tenant)) else {
+    let Some(copy) = redact_copy(&raw, &r.user_id, &r.pseudonym(&tenant)) else {
         return Ok(false);
     };
-    let mut value: serde_json::Value = serde_json::from_str(&new_raw)
-        .map_err(|e| StoreError::Backend(format!("redacted log row {seq} is not JSON: {e}")))?;
-    callrecords_model::validate::strip_control_annotations(&mut value);
+    let RedactedCopy {
+        raw: new_raw,
+        value,
+    } =
+        copy.map_err(|e| StoreError::Backend(format!("redacted log row {seq} is not JSON: {e}")))?;
     let hash = log_row_hash(&value, period).to_vec();
     let taken = query_opt(
         tx,

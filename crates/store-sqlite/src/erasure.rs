@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use callrecords_store::erasure::{AuditEntry, ErasureReport, Redaction, mentions, redact_text};
+use callrecords_store::erasure::{
+    AuditEntry, ErasureReport, RedactedCopy, Redaction, mentions, redact_copy,
+};
 use callrecords_store::extract::{content_hash_in, log_row_hash};
 use callrecords_store::{IncomingRecord, ReadScope, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -193,12 +195,14 @@ fn redact_record(
     let mut rewritten = 0u64;
     for (seq, enc, bytes, partial) in copies {
         let raw = decode_raw(enc, bytes)?;
-        let Some(new_raw) = redact_text(&raw, &r.user_id, &p) else {
+        let Some(copy) = redact_copy(&raw, &r.user_id, &p) else {
             continue;
         };
-        let mut value: serde_json::Value = serde_json::from_str(&new_raw)
-            .map_err(|e| StoreError::Backend(format!("redacted copy {seq} is not JSON: {e}")))?;
-        callrecords_model::validate::strip_control_annotations(&mut value);
+        let RedactedCopy {
+            raw: new_raw,
+            value,
+        } =
+            copy.map_err(|e| StoreError::Backend(format!("redacted copy {seq} is not JSON: {e}")))?;
         let hash = content_hash_in(&value, &mut scratch).to_vec();
         let (enc, stored) = encode_raw_with(&new_raw, compress, deflate)?;
         tx.prepare_cached(
@@ -241,12 +245,14 @@ fn redact_log_row(tx: &Connection, seq: i64, r: &Redaction) -> Result<bool, Stor
     let Some((tenant, raw, from, to)) = row else {
         return Ok(false);
     };
-    let Some(new_raw) = redact_text(&raw, &r.user_id, &r.pseudonym(&tenant)) else {
+    let Some(copy) = redact_copy(&raw, &r.user_id, &r.pseudonym(&tenant)) else {
         return Ok(false);
     };
-    let mut value: serde_json::Value = serde_json::from_str(&new_raw)
-        .map_err(|e| StoreError::Backend(format!("redacted log row {seq} is not JSON: {e}")))?;
-    callrecords_model::validate::strip_control_annotations(&mut value);
+    let RedactedCopy {
+        raw: new_raw,
+        value,
+    } =
+        copy.map_err(|e| StoreError::Backend(format!("redacted log row {seq} is not JSON: {e}")))?;
     let hash = log_row_hash(&value, from.zip(to));
     let n = tx
         .prepare_cached("UPDATE OR IGNORE log_rows SET raw = ?2, content_hash = ?3 WHERE seq = ?1")

@@ -401,22 +401,42 @@ impl Ctx<'_> {
     }
 }
 
-/// Redact the user from a JSON text: `None` when the text does not mention them (or is not JSON), else the
-/// rewritten document, serialized compactly (key order kept). This is the one change ever made to raw
-/// bytes as received (see `docs/decisions.md`).
-pub fn redact_text(raw: &str, user_id: &str, p: &Pseudonym) -> Option<String> {
+/// A stored document with the user redacted.
+#[derive(Debug)]
+pub struct RedactedCopy {
+    /// The rewritten document, serialized compactly (key order kept). This is the one change ever made to
+    /// raw bytes as received (see `docs/decisions.md`).
+    pub raw: String,
+    /// The same document as a value, OData control annotations stripped (what the stores hash and index),
+    /// so that callers need not parse `raw` again.
+    pub value: Value,
+}
+
+/// Redact the user from a JSON text: `None` when the text does not mention them (or is not JSON), an error
+/// when the text no longer parses after the last textual replacement, else the rewritten copy.
+pub fn redact_copy(
+    raw: &str,
+    user_id: &str,
+    p: &Pseudonym,
+) -> Option<Result<RedactedCopy, serde_json::Error>> {
     if !mentions(raw, user_id) {
         return None;
     }
-    let mut v: Value = serde_json::from_str(raw).ok()?;
-    redact_value(&mut v, user_id, p);
-    let out = serde_json::to_string(&v).ok()?;
+    let mut value: Value = serde_json::from_str(raw).ok()?;
+    redact_value(&mut value, user_id, p);
+    let mut out = serde_json::to_string(&value).ok()?;
     // Whatever the structure, no trace of the id may stay (say inside an odd key).
-    Some(if mentions(&out, user_id) {
-        replace_ci(&out, user_id.trim(), &p.id).unwrap_or(out)
-    } else {
-        out
-    })
+    if mentions(&out, user_id)
+        && let Some(replaced) = replace_ci(&out, user_id.trim(), &p.id)
+    {
+        out = replaced;
+        value = match serde_json::from_str(&out) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+    }
+    callrecords_model::validate::strip_control_annotations(&mut value);
+    Some(Ok(RedactedCopy { raw: out, value }))
 }
 
 #[cfg(test)]
@@ -554,10 +574,10 @@ mod tests {
                          "userPrincipalName": "ruwini.young@contoso.com", "callerNumber": "+1555"})
         .to_string();
         let (r, p) = (redaction(), redaction().pseudonym("t"));
-        let out = redact_text(&row, &r.user_id, &p).unwrap();
+        let out = redact_copy(&row, &r.user_id, &p).unwrap().unwrap().raw;
         assert!(!out.contains("Ruwini") && !out.contains(USER) && !out.contains("ruwini.young"));
         assert!(out.contains("+1555"));
-        assert_eq!(redact_text(r#"{"id":"x"}"#, &r.user_id, &p), None);
+        assert!(redact_copy(r#"{"id":"x"}"#, &r.user_id, &p).is_none());
         assert!(r.audit_subject().starts_with("user:"));
         assert!(!r.audit_subject().contains(USER));
     }

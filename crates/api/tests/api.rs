@@ -75,16 +75,7 @@ impl Env {
     async fn put(&self, records: Vec<Value>) {
         let batch = records
             .into_iter()
-            .map(|v| {
-                let raw = v.to_string();
-                let mut value = v;
-                let partial = strip_control_annotations(&mut value);
-                IncomingRecord {
-                    raw,
-                    value,
-                    partial,
-                }
-            })
+            .map(IncomingRecord::from_value)
             .collect();
         self.store.put_records(DEFAULT_TENANT, batch).await.unwrap();
     }

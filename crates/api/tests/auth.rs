@@ -21,7 +21,6 @@ use callrecords_api::auth::{
 };
 use callrecords_api::{AppState, Config, app_with_auth};
 use callrecords_model::LogKind;
-use callrecords_model::validate::strip_control_annotations;
 use callrecords_store::{IncomingLogRow, IncomingRecord, Store};
 use callrecords_store_sqlite::SqliteStore;
 use http_body_util::BodyExt;
@@ -123,16 +122,7 @@ async fn two_tenant_store(dir: &Path) -> (Arc<SqliteStore>, Vec<String>, Vec<Str
         );
         let batch = records
             .into_iter()
-            .map(|v| {
-                let raw = v.to_string();
-                let mut value = v;
-                let partial = strip_control_annotations(&mut value);
-                IncomingRecord {
-                    raw,
-                    value,
-                    partial,
-                }
-            })
+            .map(IncomingRecord::from_value)
             .collect();
         store.put_records(tenant, batch).await.unwrap();
         for kind in [LogKind::PstnCall, LogKind::DirectRoutingCall] {

@@ -19,7 +19,6 @@ use callrecords_api::auth::session::{
 use callrecords_api::auth::{Auth, Mode, READ_ROLE};
 use callrecords_api::{AppState, Config, app_with_auth};
 use callrecords_fake::oauth::{Authority, SigningKey};
-use callrecords_model::validate::strip_control_annotations;
 use callrecords_store::{IncomingRecord, Store};
 use callrecords_store_sqlite::SqliteStore;
 use http_body_util::BodyExt;
@@ -97,16 +96,7 @@ async fn store_with_two_tenants(dir: &std::path::Path) -> (Arc<SqliteStore>, Vec
         }
         let batch = records
             .into_iter()
-            .map(|v| {
-                let raw = v.to_string();
-                let mut value = v;
-                let partial = strip_control_annotations(&mut value);
-                IncomingRecord {
-                    raw,
-                    value,
-                    partial,
-                }
-            })
+            .map(IncomingRecord::from_value)
             .collect();
         store.put_records(tenant, batch).await.unwrap();
     }

@@ -56,6 +56,20 @@ pub struct IncomingRecord {
     pub partial: bool,
 }
 
+impl IncomingRecord {
+    /// A record received as the text of `value` (what a test or a generator has as a value): control
+    /// annotations stripped, `partial` when it carried a nested nextLink.
+    pub fn from_value(mut value: Value) -> Self {
+        let raw = value.to_string();
+        let partial = callrecords_model::validate::strip_control_annotations(&mut value);
+        IncomingRecord {
+            raw,
+            value,
+            partial,
+        }
+    }
+}
+
 /// What happened to one [`IncomingRecord`].
 ///
 /// Precedence when several apply: `Duplicate` > `Stale` > `Conflict` > `Partial` > `Stored`
